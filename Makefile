@@ -1,0 +1,61 @@
+# seqserve: make install | proto | train | export | serve | test | lint | typecheck | bench
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+MODELS ?= models
+PORT ?= 50051
+TRAIN_ARGS ?=
+PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto')
+GENERATED := client/src/seqserve/v1/seqserve_pb2.py
+
+.PHONY: install proto train export serve test test-fast lint typecheck check bench bench-quick fuzz soak docker docker-test clean
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt requirements-dev.txt client/pyproject.toml server/pyproject.toml trainer/pyproject.toml $(PROTOS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --upgrade pip setuptools wheel
+	$(PIP_INSTALL) grpcio-tools
+	$(MAKE) --no-print-directory proto
+	$(PIP_INSTALL) --config-settings editable_mode=compat -e ./client -e ./server -e ./trainer -r requirements-dev.txt
+	touch $(STAMP)
+
+# Generated code is not committed: it is written into the client package.
+proto: $(GENERATED)
+
+$(GENERATED): $(PROTOS)
+	$(PY) -m grpc_tools.protoc -I proto --python_out=client/src --grpc_python_out=client/src \
+		--pyi_out=client/src $(PROTOS)
+	@touch $(GENERATED)
+
+train: $(STAMP)
+	$(PY) -m seqserve.trainer train $(TRAIN_ARGS)
+
+export: $(STAMP)
+	$(PY) -m seqserve.trainer export --models $(MODELS) $(TRAIN_ARGS)
+
+# Serve the model repository, training and exporting first if it holds no model.
+serve: $(STAMP)
+	@if ! ls $(MODELS)/*/*/model.json >/dev/null 2>&1; then $(MAKE) --no-print-directory train export; fi
+	$(VENV)/bin/seqserve-server --models $(MODELS) --port $(PORT)
+
+# The test command: installs, trains and exports (cached), then runs every test.
+test: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+check: lint typecheck
+
+clean:
+	rm -rf $(VENV) build client/src/seqserve/v1 client/src/seqserve/kserve
