@@ -39,6 +39,17 @@ def describe_input(info: pb.ModelInfo) -> str:
     return f"{count} in {spec.min_value}-{spec.max_value}"
 
 
+def describe_output(info: pb.ModelInfo) -> str:
+    """What a model answers, in words: `text, 2 symbols`, `3 ints in 0-50`, `value`."""
+    spec = info.output
+    if spec.kind == pb.DATA_KIND_TEXT:
+        return f"text, {spec.length} symbols"
+    if spec.kind == pb.DATA_KIND_VALUE:
+        return "value (+ rounded)"
+    count = "1 int" if spec.length == 1 else f"{spec.length} ints"
+    return f"{count} in {spec.min_value}-{spec.max_value}"
+
+
 def _fail(info: pb.ModelInfo, got: str) -> InputError:
     return InputError(f"{info.name} expects {describe_input(info)}; got {got}")
 

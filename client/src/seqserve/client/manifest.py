@@ -14,7 +14,8 @@ MANIFEST = "model.json"
 
 def parse_manifest(text: str) -> pb.ModelInfo:
     """Parse a manifest; unknown fields are an error, so a typo cannot pass silently."""
-    return json_format.Parse(text, pb.ModelInfo())
+    info: pb.ModelInfo = json_format.Parse(text, pb.ModelInfo())
+    return info
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> pb.ModelInfo:
@@ -22,7 +23,8 @@ def read_manifest(folder: str | os.PathLike[str]) -> pb.ModelInfo:
 
 
 def dump_manifest(info: pb.ModelInfo) -> str:
-    return json_format.MessageToJson(info, indent=2, preserving_proto_field_name=True) + "\n"
+    text: str = json_format.MessageToJson(info, indent=2, preserving_proto_field_name=True)
+    return text + "\n"
 
 
 def write_manifest(folder: str | os.PathLike[str], info: pb.ModelInfo) -> Path:

@@ -1,0 +1,56 @@
+"""seqserve client: strings and integer lists in, typed results out, over gRPC.
+
+    from seqserve.client import Client
+
+    with Client("localhost:50051") as client:
+        client.predict("addition", "3+10").text         # "13"
+        client.predict("reverse", [1, 2, 3, 4, 5, 6]).ints  # (3, 2, 1)
+
+`AsyncClient` is the same on asyncio. Errors are `SeqServeError` subclasses (see
+`seqserve.client._errors` for the tree); the CLI is `seqserve` (`seqserve.client.cli`).
+"""
+
+from seqserve.client._aio import AsyncClient, AsyncSession
+from seqserve.client._channel import TLS
+from seqserve.client._client import Client, Session
+from seqserve.client._errors import (
+    Cancelled,
+    DeadlineExceeded,
+    InternalError,
+    InvalidInput,
+    ModelNotFound,
+    ModelNotReady,
+    Overloaded,
+    PermissionDenied,
+    SeqServeError,
+    SessionNotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+
+__all__ = [
+    "TLS",
+    "AsyncClient",
+    "AsyncSession",
+    "Cancelled",
+    "Client",
+    "DeadlineExceeded",
+    "Health",
+    "InternalError",
+    "InvalidInput",
+    "Model",
+    "ModelNotFound",
+    "ModelNotReady",
+    "Overloaded",
+    "PermissionDenied",
+    "Prediction",
+    "SeqServeError",
+    "Session",
+    "SessionNotFound",
+    "Snapshot",
+    "Step",
+    "Symbol",
+    "Unauthenticated",
+    "Unavailable",
+]

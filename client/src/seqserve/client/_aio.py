@@ -1,0 +1,246 @@
+"""`AsyncClient`: the asyncio client on `grpc.aio`, mirroring `Client` method for method.
+
+Request building and conversion live in `_wire`, shared with the blocking client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, overload
+
+import grpc
+import grpc.aio
+
+from seqserve.client import _health, _wire
+from seqserve.client._channel import TLSOption, aio_channel, call_metadata
+from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from seqserve.client._errors import from_rpc_error
+from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+from seqserve.v1 import seqserve_pb2 as pb
+from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise from_rpc_error(exc) from None
+
+
+class AsyncClient:
+    """The asyncio twin of `Client` (same arguments, same methods, awaited).
+
+    Use `async with AsyncClient(...) as client:`; `stream()` is an async iterator and
+    `session()` an async context manager. Create it inside the running event loop.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        tls: TLSOption = None,
+        token: str | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel = aio_channel(target, tls)
+        self._stub: Any = pb_grpc.SeqServeStub(self._channel)  # type: ignore[no-untyped-call]
+        self._check = self._channel.unary_unary(
+            _health.CHECK_METHOD,
+            request_serializer=_health.serialize_request,
+            response_deserializer=_health.parse_status,
+        )
+        self._metadata = call_metadata(token)
+        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return self.timeout if timeout is None else timeout
+
+    async def models(self, *, timeout: float | None = None) -> list[Model]:
+        """Every model the server knows, ready or not."""
+        with _translated():
+            response = await self._stub.ListModels(
+                pb.ListModelsRequest(), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        return _wire.models(response)
+
+    async def info(self, name: str, *, version: int = 0, timeout: float | None = None) -> Model:
+        """One model's manifest and state (`version` 0: the newest)."""
+        with _translated():
+            status = await self._stub.GetModel(
+                pb.GetModelRequest(name=name, version=version),
+                timeout=self._deadline(timeout),
+                metadata=self._metadata,
+            )
+        self._manifests[(name, version)] = status.info
+        return Model.from_message(status)
+
+    async def _manifest(self, name: str, version: int, timeout: float | None) -> pb.ModelInfo:
+        info = self._manifests.get((name, version))
+        if info is None:
+            info = (await self.info(name, version=version, timeout=timeout)).info
+        return info
+
+    @overload
+    async def predict(  # type: ignore[overload-overlap]
+        self, name: str, x: _wire.Item, *, version: int = 0, timeout: float | None = None
+    ) -> Prediction: ...
+
+    @overload
+    async def predict(
+        self, name: str, x: _wire.Batch, *, version: int = 0, timeout: float | None = None
+    ) -> list[Prediction]: ...
+
+    async def predict(
+        self, name: str, x: _wire.Inputs, *, version: int = 0, timeout: float | None = None
+    ) -> Prediction | list[Prediction]:
+        """As `Client.predict`: one input -> a `Prediction`, a batch -> a list."""
+        info = await self._manifest(name, version, timeout)
+        prepared = _wire.predict_request(info, name, x, version)
+        with _translated():
+            response = await self._stub.Predict(
+                prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        return _wire.shaped(
+            _wire.predictions(response, len(prepared.request.inputs)), prepared.batch
+        )
+
+    async def stream(
+        self, name: str, x: _wire.Inputs, *, version: int = 0, timeout: float | None = None
+    ) -> AsyncIterator[Symbol | Prediction | list[Prediction]]:
+        """As `Client.stream`, an async iterator: `Symbol`s, then the final result."""
+        info = await self._manifest(name, version, timeout)
+        prepared = _wire.predict_request(info, name, x, version)
+        call = self._stub.PredictStream(
+            prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
+        )
+        try:
+            with _translated():
+                async for message in call:
+                    yield _wire.stream_event(message, prepared)
+        finally:
+            call.cancel()
+
+    def session(
+        self,
+        name: str,
+        *,
+        version: int = 0,
+        snapshot: Snapshot | None = None,
+        session_id: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncSession:
+        """A stateful session: `async with client.session("recall") as s: await s.step(1)`."""
+        return AsyncSession(
+            self, name, version, _wire.session_open(name, version, snapshot, session_id), timeout
+        )
+
+    async def health(self, service: str = "", *, timeout: float | None = None) -> Health:
+        """The standard gRPC health status (`service` "" is the whole server)."""
+        try:
+            status = await self._check(
+                service, timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                return Health("SERVICE_UNKNOWN")
+            raise from_rpc_error(exc) from None
+        return Health(str(status))
+
+
+class AsyncSession:
+    """The asyncio twin of `Session`: `await step(symbol)`, `reset()`, `snapshot()`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        name: str,
+        version: int,
+        opening: pb.SessionRequest,
+        timeout: float | None,
+    ) -> None:
+        self._client = client
+        self._name = name
+        self._opening = opening
+        self._timeout = timeout
+        self._info: pb.ModelInfo | None = None
+        self._call: Any = None
+        self.id = ""
+        self.model = ""
+        self.version = version
+
+    async def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
+        if self._call is None:
+            await self.open()
+        with _translated():
+            await self._call.write(request)
+            message = await self._call.read()
+        return None if message is grpc.aio.EOF else message  # type: ignore[no-any-return]
+
+    async def open(self) -> AsyncSession:
+        if self._call is not None:
+            return self
+        self._info = await self._client._manifest(self._name, self.version, None)
+        self._call = self._client._stub.Session(
+            timeout=self._timeout, metadata=self._client._metadata
+        )
+        try:
+            opened = _wire.opened(await self._exchange(self._opening))
+        except BaseException:
+            self._abort()
+            raise
+        self.id, self.model, self.version = opened.session_id, opened.model, opened.version
+        return self
+
+    async def step(self, symbol: int) -> Step:
+        if self._info is None:
+            await self.open()
+        assert self._info is not None
+        return _wire.step(await self._exchange(_wire.session_step(self._info, symbol)))
+
+    async def reset(self) -> None:
+        _wire.session_reply(await self._exchange(_wire.RESET), "reset")
+
+    async def snapshot(self) -> Snapshot:
+        return _wire.snapshot(await self._exchange(_wire.SNAPSHOT))
+
+    async def close(self) -> None:
+        if self._call is None:
+            return
+        try:
+            _wire.session_reply(await self._exchange(_wire.CLOSE), "closed")
+            with _translated():
+                await self._call.done_writing()
+        finally:
+            self._abort()
+
+    def _abort(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+        self._call = None
+
+    async def __aenter__(self) -> AsyncSession:
+        return await self.open()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            await self.close()
+        else:
+            self._abort()

@@ -1,0 +1,288 @@
+"""`Client`: the blocking client. Request building and conversion live in `_wire`."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, overload
+
+import grpc
+
+from seqserve.client import _health, _wire
+from seqserve.client._channel import TLSOption, call_metadata, sync_channel
+from seqserve.client._errors import from_rpc_error
+from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+from seqserve.v1 import seqserve_pb2 as pb
+from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
+
+DEFAULT_TARGET = "localhost:50051"
+DEFAULT_TIMEOUT = 30.0
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Every gRPC failure inside becomes the matching `SeqServeError`."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise from_rpc_error(exc) from None
+
+
+class Client:
+    """A blocking seqserve client over one gRPC channel (thread-safe).
+
+    `target`: `host:port`, several comma-separated (round robin over all), or a gRPC
+    URI such as `dns:///seqserve-headless:50051`. `timeout`: the default deadline of
+    each call, in seconds (sessions have none unless given). `tls`: None (plaintext),
+    True (system roots), a CA file path, or a `TLS`. `token`: a bearer token.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        tls: TLSOption = None,
+        token: str | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel = sync_channel(target, tls)
+        self._stub: Any = pb_grpc.SeqServeStub(self._channel)  # type: ignore[no-untyped-call]
+        self._check = self._channel.unary_unary(
+            _health.CHECK_METHOD,
+            request_serializer=_health.serialize_request,
+            response_deserializer=_health.parse_status,
+        )
+        self._metadata = call_metadata(token)
+        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}
+
+    # -------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return self.timeout if timeout is None else timeout
+
+    # -------------------------------------------------------------- models
+
+    def models(self, *, timeout: float | None = None) -> list[Model]:
+        """Every model the server knows, ready or not."""
+        with _translated():
+            response = self._stub.ListModels(
+                pb.ListModelsRequest(), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        return _wire.models(response)
+
+    def info(self, name: str, *, version: int = 0, timeout: float | None = None) -> Model:
+        """One model's manifest and state (`version` 0: the newest)."""
+        with _translated():
+            status = self._stub.GetModel(
+                pb.GetModelRequest(name=name, version=version),
+                timeout=self._deadline(timeout),
+                metadata=self._metadata,
+            )
+        self._manifests[(name, version)] = status.info
+        return Model.from_message(status)
+
+    def _manifest(self, name: str, version: int, timeout: float | None) -> pb.ModelInfo:
+        info = self._manifests.get((name, version))
+        if info is None:
+            info = self.info(name, version=version, timeout=timeout).info
+        return info
+
+    # -------------------------------------------------------------- predict
+
+    @overload
+    def predict(  # type: ignore[overload-overlap]
+        self, name: str, x: _wire.Item, *, version: int = 0, timeout: float | None = None
+    ) -> Prediction: ...
+
+    @overload
+    def predict(
+        self, name: str, x: _wire.Batch, *, version: int = 0, timeout: float | None = None
+    ) -> list[Prediction]: ...
+
+    def predict(
+        self,
+        name: str,
+        x: _wire.Inputs,
+        *,
+        version: int = 0,
+        timeout: float | None = None,
+    ) -> Prediction | list[Prediction]:
+        """Predict for one input (-> `Prediction`) or a batch (a list of inputs ->
+        a list of `Prediction`, in order, in one call).
+
+        An input is a string (text models), a list of ints, or a list of floats
+        (scaled models). It is checked against the model's manifest first.
+        """
+        prepared = _wire.predict_request(self._manifest(name, version, timeout), name, x, version)
+        with _translated():
+            response = self._stub.Predict(
+                prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        return _wire.shaped(
+            _wire.predictions(response, len(prepared.request.inputs)), prepared.batch
+        )
+
+    def stream(
+        self,
+        name: str,
+        x: _wire.Inputs,
+        *,
+        version: int = 0,
+        timeout: float | None = None,
+    ) -> Iterator[Symbol | Prediction | list[Prediction]]:
+        """Yield each decoded `Symbol` as the server produces it (seq2seq models), then
+        the final result: a `Prediction`, or a list of them for a batch."""
+        prepared = _wire.predict_request(self._manifest(name, version, timeout), name, x, version)
+        return self._events(prepared, self._deadline(timeout))
+
+    def _events(
+        self, prepared: _wire.Prepared, timeout: float | None
+    ) -> Iterator[Symbol | Prediction | list[Prediction]]:
+        with _translated():
+            call = self._stub.PredictStream(
+                prepared.request, timeout=timeout, metadata=self._metadata
+            )
+            try:
+                for message in call:
+                    yield _wire.stream_event(message, prepared)
+            finally:
+                call.cancel()
+
+    # -------------------------------------------------------------- sessions
+
+    def session(
+        self,
+        name: str,
+        *,
+        version: int = 0,
+        snapshot: Snapshot | None = None,
+        session_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """A stateful session (a context manager); resume from `snapshot` if given."""
+        info = self._manifest(name, version, None)
+        return Session(
+            self._stub,
+            info,
+            _wire.session_open(name, version, snapshot, session_id),
+            self._metadata,
+            timeout,
+        )
+
+    # -------------------------------------------------------------- health
+
+    def health(self, service: str = "", *, timeout: float | None = None) -> Health:
+        """The standard gRPC health status (`service` "" is the whole server)."""
+        try:
+            status = self._check(service, timeout=self._deadline(timeout), metadata=self._metadata)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                return Health("SERVICE_UNKNOWN")
+            raise from_rpc_error(exc) from None
+        return Health(status)
+
+
+class Session:
+    """A stateful session on one server, over one bidirectional stream.
+
+    Use as a context manager (or call `open()` and `close()`); `step(symbol)` returns
+    the predicted next symbol, `reset()` zeroes the state, `snapshot()` returns the
+    state to resume from later with `client.session(name, snapshot=...)`.
+    """
+
+    def __init__(
+        self,
+        stub: Any,
+        info: pb.ModelInfo,
+        opening: pb.SessionRequest,
+        metadata: tuple[tuple[str, str], ...],
+        timeout: float | None,
+    ) -> None:
+        self._stub = stub
+        self._info = info
+        self._opening = opening
+        self._metadata = metadata
+        self._timeout = timeout
+        self._requests: queue.SimpleQueue[pb.SessionRequest | None] = queue.SimpleQueue()
+        self._call: Any = None
+        self.id = ""
+        self.model = ""
+        self.version = 0
+
+    def _outgoing(self) -> Iterator[pb.SessionRequest]:
+        while (request := self._requests.get()) is not None:
+            yield request
+
+    def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
+        if self._call is None:
+            self.open()
+        self._requests.put(request)
+        with _translated():
+            return next(self._call, None)  # type: ignore[no-any-return]
+
+    def open(self) -> Session:
+        if self._call is not None:
+            return self
+        self._call = self._stub.Session(
+            self._outgoing(), timeout=self._timeout, metadata=self._metadata
+        )
+        self._requests.put(self._opening)
+        try:
+            with _translated():
+                opened = _wire.opened(next(self._call, None))
+        except BaseException:
+            self._abort()
+            raise
+        self.id, self.model, self.version = opened.session_id, opened.model, opened.version
+        return self
+
+    def step(self, symbol: int) -> Step:
+        request = _wire.session_step(self._info, symbol)
+        return _wire.step(self._exchange(request))
+
+    def reset(self) -> None:
+        _wire.session_reply(self._exchange(_wire.RESET), "reset")
+
+    def snapshot(self) -> Snapshot:
+        return _wire.snapshot(self._exchange(_wire.SNAPSHOT))
+
+    def close(self) -> None:
+        """Close the session on the server and end the stream."""
+        if self._call is None:
+            return
+        try:
+            _wire.session_reply(self._exchange(_wire.CLOSE), "closed")
+        finally:
+            self._abort()
+
+    def _abort(self) -> None:
+        self._requests.put(None)
+        if self._call is not None:
+            self._call.cancel()
+        self._call = None
+
+    def __enter__(self) -> Session:
+        return self.open()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._abort()

@@ -1,0 +1,394 @@
+"""`seqserve`: query a seqserve server from a terminal.
+
+    seqserve models                          table of models
+    seqserve info addition                   one model's manifest
+    seqserve predict addition "3+10"         -> 13
+    seqserve predict reverse 1 2 3 4 5 6     -> 3 2 1
+    seqserve predict addition --file -       one input per line, sent in batches
+    seqserve stream reverse 1 2 3 4 5 6      symbols as they are decoded
+    seqserve session recall                  interactive; or symbols as arguments
+    seqserve health                          exit 0 when SERVING
+
+Errors print the server's message on one line to stderr and exit with the code of
+their class (`EXIT_CODES`); there is never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import TextIO, cast
+
+from seqserve.client import _errors, _render, _wire
+from seqserve.client._channel import TLS
+from seqserve.client._client import DEFAULT_TARGET, Client, Session
+from seqserve.client._results import Prediction, Snapshot, Symbol
+from seqserve.v1 import seqserve_pb2 as pb
+
+EXIT_OK = 0
+EXIT_NOT_SERVING = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Distinct exit codes per error class; documented in docs/client.md.
+EXIT_CODES: dict[type[_errors.SeqServeError], int] = {
+    _errors.InvalidInput: 3,
+    _errors.ModelNotFound: 4,
+    _errors.SessionNotFound: 5,
+    _errors.ModelNotReady: 6,
+    _errors.Overloaded: 7,
+    _errors.DeadlineExceeded: 8,
+    _errors.Unavailable: 9,
+    _errors.Unauthenticated: 10,
+    _errors.PermissionDenied: 11,
+    _errors.InternalError: 12,
+    _errors.Cancelled: 13,
+}
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_BATCH = 64
+_SPLIT = re.compile(r"[\s,]+")
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its files (exit code 2)."""
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_connection(common, argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="seqserve",
+        description="Query a seqserve model server.",
+        epilog="Exit codes: 0 ok, 1 not serving (health), 2 usage, 3 invalid input, "
+        "4 model not found, 5 session not found, 6 model not ready, 7 overloaded, "
+        "8 deadline exceeded, 9 unavailable, 10 unauthenticated, 11 permission denied, "
+        "12 internal error, 13 cancelled, 130 interrupted.",
+    )
+    _add_connection(parser, None)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_, description=help_, parents=[common])
+
+    command("models", "list the models: name, kind, input, output, version, ready")
+    info = command("info", "show one model's manifest")
+    info.add_argument("name")
+    _add_version(info)
+
+    predict = command("predict", "predict for one input, or many from a file (one per line)")
+    predict.add_argument("name")
+    predict.add_argument("input", nargs="*", help='a text ("3+10") or numbers (1 2 3)')
+    predict.add_argument("--file", "-f", metavar="PATH", help="inputs one per line; - is stdin")
+    predict.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH, metavar="N")
+    _add_version(predict)
+
+    stream = command("stream", "predict one input, printing symbols as they are decoded")
+    stream.add_argument("name")
+    stream.add_argument("input", nargs="+")
+    _add_version(stream)
+
+    session = command(
+        "session",
+        "a stateful session: symbols as arguments, from stdin, or an interactive prompt",
+    )
+    session.add_argument("name")
+    session.add_argument("symbols", nargs="*", help="symbols to step (or reset)")
+    session.add_argument("--resume", metavar="FILE", help="resume from a saved snapshot")
+    session.add_argument("--save", metavar="FILE", help="save a snapshot at the end")
+    _add_version(session)
+
+    health = command("health", "the server's health; exit 0 when SERVING")
+    health.add_argument("--service", default="", help="a service name (default: the server)")
+    return parser
+
+
+def _add_connection(parser: argparse.ArgumentParser, default: str | None) -> None:
+    def d(value: object) -> object:
+        return value if default is None else default
+
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--target",
+        default=d(os.environ.get("SEQSERVE_TARGET", DEFAULT_TARGET)),
+        help="host:port, several comma-separated, or dns:///name:port "
+        f"(env SEQSERVE_TARGET; default {DEFAULT_TARGET})",
+    )
+    group.add_argument("--timeout", type=float, default=d(DEFAULT_TIMEOUT), metavar="SECONDS")
+    group.add_argument("--json", action="store_true", default=d(False), help="JSON output")
+    group.add_argument("--tls", action="store_true", default=d(False), help="TLS, system roots")
+    group.add_argument("--tls-ca", default=d(None), metavar="PEM", help="TLS root certificates")
+    group.add_argument("--tls-cert", default=d(None), metavar="PEM", help="client certificate")
+    group.add_argument("--tls-key", default=d(None), metavar="PEM", help="client private key")
+    group.add_argument("--tls-server-name", default=d(None), metavar="NAME")
+    group.add_argument("--token", default=d(None), help="bearer token (env SEQSERVE_TOKEN)")
+    group.add_argument("--token-file", default=d(None), metavar="PATH")
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", type=int, default=0, help="model version (0: newest)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _tls(args: argparse.Namespace) -> TLS | None:
+    if not (args.tls or args.tls_ca or args.tls_cert or args.tls_key):
+        return None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    return TLS(
+        ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, server_name=args.tls_server_name
+    )
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token:
+        return str(args.token)
+    if args.token_file:
+        try:
+            return Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read token file {args.token_file}: {exc.strerror}") from None
+    return os.environ.get("SEQSERVE_TOKEN") or None
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def parse_item(info: pb.ModelInfo, text: str) -> str | list[int | float | str]:
+    """A command-line or file input for this model: text as is, else numbers."""
+    if info.input.kind == pb.DATA_KIND_TEXT:
+        return text.strip()
+    return [_number(token) for token in _SPLIT.split(text.strip(" \t\r\n[]()")) if token]
+
+
+def _number(token: str) -> int | float | str:
+    """An int, else a float, else the token itself (so the codec names it in its message)."""
+    for convert in (int, float):
+        try:
+            return convert(token)
+        except ValueError:
+            pass
+    return token
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    try:
+        handle: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, line
+
+
+def _chunks(items: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_models(client: Client, args: argparse.Namespace) -> int:
+    found = client.models()
+    if args.json:
+        print(_render.to_json([m.to_dict() for m in found]))
+    elif found:
+        print(_render.models(found))
+    return EXIT_OK
+
+
+def cmd_info(client: Client, args: argparse.Namespace) -> int:
+    model = client.info(args.name, version=args.version)
+    print(_render.to_json(model.to_dict()) if args.json else _render.info(model))
+    return EXIT_OK
+
+
+def cmd_predict(client: Client, args: argparse.Namespace) -> int:
+    info = client.info(args.name, version=args.version).info
+    if args.file is None:
+        if not args.input:
+            raise UsageError("give an input, or --file PATH (- for stdin)")
+        item = cast(_wire.Item, parse_item(info, " ".join(args.input)))
+        _print_prediction(client.predict(args.name, item, version=args.version), args.json)
+        return EXIT_OK
+    if args.input:
+        raise UsageError("give inputs as arguments or with --file, not both")
+    for chunk in _chunks(_lines(args.file), args.batch_size):
+        items = [parse_item(info, line) for _, line in chunk]
+        for (number, _), each in zip(chunk, items, strict=True):
+            try:
+                _wire.check(info, [each])
+            except _errors.InvalidInput as exc:
+                raise _errors.InvalidInput(f"line {number}: {exc.message}", exc.code) from None
+        for result in client.predict(args.name, cast(_wire.Batch, items), version=args.version):
+            _print_prediction(result, args.json)
+    return EXIT_OK
+
+
+def _print_prediction(result: Prediction, as_json: bool) -> None:
+    print(_render.to_json(result.to_dict()) if as_json else _render.prediction(result), flush=True)
+
+
+def cmd_stream(client: Client, args: argparse.Namespace) -> int:
+    info = client.info(args.name, version=args.version).info
+    item = cast(_wire.Item, parse_item(info, " ".join(args.input)))
+    shown = 0
+    for event in client.stream(args.name, item, version=args.version):
+        if isinstance(event, Symbol):
+            if args.json:
+                print(_render.to_json({"symbol": event.to_dict()}), flush=True)
+            else:
+                print(_render.symbol(event, shown == 0), end="", flush=True)
+            shown += 1
+        elif isinstance(event, list):  # a batch result; the CLI streams one input
+            for result in event:
+                _print_prediction(result, args.json)
+        elif args.json:
+            print(_render.to_json({"result": event.to_dict()}), flush=True)
+        elif shown:
+            print(flush=True)
+        else:
+            _print_prediction(event, False)
+    return EXIT_OK
+
+
+def cmd_session(client: Client, args: argparse.Namespace) -> int:
+    snapshot = _read_snapshot(args.resume) if args.resume else None
+    interactive = not args.symbols and sys.stdin.isatty()
+    with client.session(args.name, version=args.version, snapshot=snapshot) as session:
+        if interactive:
+            _interactive(session, args.name, args.json)
+        else:
+            words = args.symbols or [w for line in sys.stdin for w in line.split()]
+            for word in words:
+                _session_word(session, word, args.json)
+        if args.save:
+            _write_snapshot(args.save, session.snapshot())
+    return EXIT_OK
+
+
+def _session_word(session: Session, word: str, as_json: bool) -> bool:
+    """Act on one word of a session; False when the word ends the session."""
+    command = word.strip().lower()
+    if command in ("quit", "exit", "q"):
+        return False
+    if command == "reset":
+        session.reset()
+    elif command == "snapshot":
+        print(session.snapshot().to_json(), flush=True)
+    else:
+        symbol = _number(word)
+        result = session.step(symbol)  # type: ignore[arg-type]
+        print(
+            _render.step_json(int(symbol), result) if as_json else _render.step(result), flush=True
+        )
+    return True
+
+
+def _interactive(session: Session, name: str, as_json: bool) -> None:
+    print(
+        f"{name} session {session.id}: one symbol per line -> the predicted next symbol; "
+        "'reset', 'snapshot', 'quit'",
+        file=sys.stderr,
+    )
+    while True:
+        try:
+            line = input("> ")
+        except EOFError:
+            print(file=sys.stderr)
+            return
+        for word in line.split():
+            try:
+                if not _session_word(session, word, as_json):
+                    return
+            except _errors.InvalidInput as exc:
+                print(f"seqserve: error: {exc.message}", file=sys.stderr, flush=True)
+                continue
+            if word.lower() == "reset":
+                print("state reset", file=sys.stderr, flush=True)
+
+
+def _read_snapshot(path: str) -> Snapshot:
+    try:
+        return Snapshot.from_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"{path} is not a session snapshot: {exc}") from None
+
+
+def _write_snapshot(path: str, snapshot: Snapshot) -> None:
+    try:
+        Path(path).write_text(snapshot.to_json() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write snapshot {path}: {exc.strerror}") from None
+
+
+def cmd_health(client: Client, args: argparse.Namespace) -> int:
+    health = client.health(args.service)
+    print(_render.to_json({"status": health.status}) if args.json else health.status)
+    return EXIT_OK if health.serving else EXIT_NOT_SERVING
+
+
+COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
+    "models": cmd_models,
+    "info": cmd_info,
+    "predict": cmd_predict,
+    "stream": cmd_stream,
+    "session": cmd_session,
+    "health": cmd_health,
+}
+
+
+# ------------------------------------------------------------------ main
+
+
+def exit_code(error: _errors.SeqServeError) -> int:
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]  # type: ignore[index]
+    return EXIT_USAGE  # a SeqServeError of no class: a client-side setting was wrong
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with Client(
+            args.target, timeout=args.timeout, tls=_tls(args), token=_token(args)
+        ) as client:
+            return COMMANDS[args.command](client, args)
+    except _errors.SeqServeError as exc:
+        return _fail(exc.message, exit_code(exc))
+    except UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_OK
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"seqserve: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
