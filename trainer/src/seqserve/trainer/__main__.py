@@ -1,0 +1,119 @@
+"""``python -m seqserve.trainer train|export``: fit, gate and export the tutorial models.
+
+    train   fit every selected model whose fingerprint has no cached weights yet
+    export  write a new version of every selected model whose newest version has another
+            fingerprint (training first if needed), then rewrite models/REPORT.md
+
+A model whose training code, data spec and seed are unchanged is neither refitted nor
+re-exported; ``--force`` does both again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from seqserve.trainer import cache, catalog, repository
+from seqserve.trainer.fingerprint import fingerprint
+
+_STARTED = time.perf_counter()
+DEFAULT_SEED = 20240611
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m seqserve.trainer", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("command", choices=["train", "export"])
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="training seed")
+    parser.add_argument(
+        "--only",
+        metavar="NAME[,NAME]",
+        help=f"models to handle (default: all): {', '.join(catalog.BY_NAME)}",
+    )
+    parser.add_argument("--force", action="store_true", help="refit / re-export regardless")
+    parser.add_argument("--models", type=Path, default=Path("models"), help="model repository")
+    parser.add_argument(
+        "--cache", type=Path, default=Path("build/trainer"), help="trained-weights cache"
+    )
+    return parser
+
+
+def _exported(models: Path, model: catalog.Model, fp: str) -> bool:
+    found = repository.latest(models, model.name)
+    return found is not None and found[1].training.fingerprint == fp
+
+
+def train(args: argparse.Namespace, selected: list[catalog.Model]) -> int:
+    todo = []
+    for model in selected:
+        fp = fingerprint(model, args.seed)
+        if not args.force and (
+            cache.is_cached(args.cache, model, fp) or _exported(args.models, model, fp)
+        ):
+            print(f"  {model.name}: up to date ({fp})")
+        else:
+            todo.append((model, fp))
+    if todo:
+        from seqserve.trainer import training
+
+        for model, fp in todo:
+            print(f"training {model.name} ({fp})", flush=True)
+            net, record = training.fit(model, args.seed, fp)
+            training.save(args.cache, model, net, record)
+    cache.record_timing(
+        args.cache, "train", time.perf_counter() - _STARTED, [m.name for m, _ in todo]
+    )
+    return 0
+
+
+def export(args: argparse.Namespace, selected: list[catalog.Model]) -> int:
+    todo = []
+    for model in selected:
+        fp = fingerprint(model, args.seed)
+        if not args.force and _exported(args.models, model, fp):
+            print(f"  {model.name}: up to date ({fp})")
+        else:
+            todo.append((model, fp))
+    if not todo:
+        return 0
+    from seqserve.trainer import export as exporter
+    from seqserve.trainer import gates, parity, report, training
+
+    failures = []
+    for model, fp in todo:
+        print(f"exporting {model.name} ({fp})", flush=True)
+        if cache.is_cached(args.cache, model, fp):
+            net, record = training.load(args.cache, model, fp)
+        else:
+            net, record = training.fit(model, args.seed, fp)
+            training.save(args.cache, model, net, record)
+        try:
+            exporter.export(model, net, record, args.models)
+        except (gates.GateError, parity.ParityError) as exc:
+            failures.append(str(exc))
+            print(f"  FAILED {exc}", file=sys.stderr, flush=True)
+    cache.record_timing(
+        args.cache, "export", time.perf_counter() - _STARTED, [m.name for m, _ in todo]
+    )
+    report.write(args.models, args.cache)
+    if failures:
+        print("export failed:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        selected = catalog.select(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return train(args, selected) if args.command == "train" else export(args, selected)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
