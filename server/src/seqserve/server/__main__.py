@@ -1,0 +1,106 @@
+"""`seqserve-server` / `python -m seqserve.server`: CLI, logging, signals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import enum
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from seqserve.server.runtime import DeviceUnavailable
+from seqserve.server.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One flag per settings field; unset flags fall back to SEQSERVE_* then the default."""
+    parser = argparse.ArgumentParser(
+        prog="seqserve-server",
+        description="Serve the ONNX sequence models of a model repository over gRPC. "
+        "Every flag can also be set as the environment variable shown.",
+        argument_default=argparse.SUPPRESS,
+    )
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        env = f"SEQSERVE_{name.upper()}"
+        text = f"{field.description} [env {env}; default {_show(field.default)}]"
+        annotation: Any = field.annotation
+        if annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+        elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            parser.add_argument(flag, choices=[m.value for m in annotation], help=text)
+        else:
+            parser.add_argument(flag, metavar=name.split("_")[-1].upper(), help=text)
+    return parser
+
+
+def _show(value: object) -> str:
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_json:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+
+
+async def serve(settings: Settings) -> None:
+    from seqserve.server.app import App  # grpc and onnxruntime load after argument parsing
+
+    app = App(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, app.request_stop)
+    await app.start()
+    await app.wait()
+    await app.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    try:
+        settings = Settings(**args)
+    except ValidationError as exc:
+        print(f"seqserve-server: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    log = logging.getLogger("seqserve.server")
+    try:
+        asyncio.run(serve(settings))
+    except DeviceUnavailable as exc:
+        log.error("%s", exc)
+        return 3
+    except OSError as exc:
+        log.error("cannot serve: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

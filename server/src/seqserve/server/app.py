@@ -1,0 +1,71 @@
+"""The server's lifecycle: bind, load, serve, drain. Used by `__main__` and by embedders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from seqserve.server.core import InferenceCore
+from seqserve.server.grpc.server import create_server, set_health
+from seqserve.server.settings import Settings
+
+log = logging.getLogger("seqserve.server")
+
+HEAVY_MODULES = ("tensorflow", "keras", "torch", "jax", "tf2onnx")
+
+
+class App:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.core = InferenceCore(settings)
+        self.server, self.port, self.health = create_server(settings, self.core)
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        """Listen (health NOT_SERVING), load and warm every model, then report SERVING."""
+        started = time.perf_counter()
+        await set_health(self.health, False)
+        await self.server.start()
+        log.info("listening on %s:%d", self.settings.host, self.port)
+        if self.settings.port_file is not None:
+            _write_atomic(self.settings.port_file, f"{self.port}\n")
+        await self.core.load()
+        await set_health(self.health, True)
+        states = self.core.states()
+        ready = sum(s.ready for s in states)
+        log.info(
+            "serving %d/%d models in %.0f ms%s",
+            ready,
+            len(states),
+            (time.perf_counter() - started) * 1e3,
+            "" if ready == len(states) else " (see errors above)",
+        )
+        if self.settings.report_modules:
+            heavy = sorted(m for m in HEAVY_MODULES if m in sys.modules)
+            log.info("heavy modules loaded: %s", ", ".join(heavy) or "none")
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def wait(self) -> None:
+        await self._stopping.wait()
+
+    async def stop(self) -> None:
+        """NOT_SERVING, stop accepting, let in-flight calls finish within the grace period."""
+        grace = self.settings.grace
+        log.info("shutting down (grace %.1f s)", grace)
+        await self.health.enter_graceful_shutdown()
+        self.core.drain()
+        await self.server.stop(grace)
+        await self.core.close()
+        log.info("stopped")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,161 @@
+"""Dynamic batching: callers' items share one model call.
+
+One worker thread owns each batcher's queue. It takes the first waiting request, adds
+whatever else is queued (waiting at most `max_batch_delay_us` for more) up to
+`max_batch_size` items, makes one call of `run` for all of them, and hands each caller
+its slice. A request's items are never split across calls. Requests whose caller has
+gone (cancelled future) are dropped before they cost compute; a failing call fails every
+waiter of that batch with the same exception. Past `max_queue` waiting items `submit`
+raises `Overloaded` at once.
+
+The model call runs on the worker thread (onnxruntime releases the GIL), so the event
+loop keeps serving; results come back with one `call_soon_threadsafe` per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from seqserve.server.errors import Overloaded
+
+log = logging.getLogger(__name__)
+
+I = TypeVar("I")  # noqa: E741
+O = TypeVar("O")  # noqa: E741
+
+
+@dataclass(slots=True)
+class _Entry(Generic[I, O]):
+    items: Sequence[I]
+    future: asyncio.Future[list[O]]
+
+
+class Batcher(Generic[I, O]):
+    """A queue and the worker thread that drains it in batches through `run`."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[list[I]], Sequence[O]],
+        *,
+        max_batch_size: int,
+        max_batch_delay_us: int,
+        max_queue: int,
+    ) -> None:
+        self.name = name
+        self._run = run
+        self.max_batch_size = max_batch_size
+        self._delay = max_batch_delay_us / 1e6
+        self.max_queue = max_queue
+        self._queue: queue.SimpleQueue[_Entry[I, O] | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> int:
+        """Items queued and not yet taken into a batch."""
+        return self._pending
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.Thread(target=self._work, name=f"batcher-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the queued requests, then end the worker."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, items: Sequence[I]) -> asyncio.Future[list[O]]:
+        """Queue one request's items; the future resolves to their outputs, in order."""
+        assert self._loop is not None, "batcher not started"
+        with self._lock:
+            if self._pending + len(items) > self.max_queue:
+                raise Overloaded(
+                    f"{self.name}: queue full ({self.max_queue} items waiting); retry later"
+                )
+            self._pending += len(items)
+        future: asyncio.Future[list[O]] = self._loop.create_future()
+        self._queue.put(_Entry(items, future))
+        return future
+
+    # ------------------------------------------------------------ worker thread
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = self._collect(first)
+            self._execute(batch)
+            if stop:
+                return
+
+    def _collect(self, first: _Entry[I, O]) -> tuple[list[_Entry[I, O]], bool]:
+        batch = [first]
+        size = len(first.items)
+        until = time.monotonic() + self._delay
+        while size < self.max_batch_size:
+            try:
+                if self._delay <= 0:
+                    entry = self._queue.get_nowait()
+                else:
+                    entry = self._queue.get(timeout=max(0.0, until - time.monotonic()))
+            except queue.Empty:
+                break
+            if entry is None:
+                return batch, True
+            batch.append(entry)
+            size += len(entry.items)
+        return batch, False
+
+    def _execute(self, batch: list[_Entry[I, O]]) -> None:
+        with self._lock:
+            self._pending -= sum(len(e.items) for e in batch)
+        live = [e for e in batch if not e.future.done()]
+        if not live:
+            return
+        items = [item for e in live for item in e.items]
+        try:
+            outputs = self._run(items)
+        except Exception as exc:  # every waiter of the batch gets the same error
+            log.debug("%s: batch of %d failed: %r", self.name, len(items), exc)
+            self._post(_fail, live, exc)
+            return
+        slices: list[list[O]] = []
+        start = 0
+        for entry in live:
+            end = start + len(entry.items)
+            slices.append(list(outputs[start:end]))
+            start = end
+        self._post(_resolve, live, slices)
+
+    def _post(self, fn: Callable[..., None], *args: object) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # loop closed during shutdown: nobody is waiting any more
+            pass
+
+
+def _resolve(entries: list[_Entry[I, O]], slices: list[list[O]]) -> None:
+    for entry, outputs in zip(entries, slices, strict=True):
+        if not entry.future.done():
+            entry.future.set_result(outputs)
+
+
+def _fail(entries: list[_Entry[I, O]], exc: BaseException) -> None:
+    for entry in entries:
+        if not entry.future.done():
+            entry.future.set_exception(exc)

@@ -1,0 +1,246 @@
+"""The seq2seq decode worker: one thread owning the scheduler and the decoder state.
+
+Jobs arrive through a thread-safe inbox; each iteration the worker admits newcomers
+(one batched encoder call), steps every active sequence (one batched decoder call), and
+posts what was produced to the event loop in one `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqserve.client import codecs
+from seqserve.server.engines.base import Encoded, ItemResult, OneHot, StreamEvent, SymbolEvent
+from seqserve.server.errors import DeadlineExceeded, Overloaded
+from seqserve.server.scheduler import Plan, Scheduler
+from seqserve.v1 import seqserve_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Job:
+    """One request: its items decode as separate sequences; answers go to `events`."""
+
+    sources: Sequence[Encoded]
+    deadline: float | None
+    stream: bool
+    events: asyncio.Queue[StreamEvent | BaseException] = field(default_factory=asyncio.Queue)
+    seq_ids: list[int] = field(default_factory=list)
+    symbols: list[list[int]] = field(default_factory=list)
+    confidences: list[list[float]] = field(default_factory=list)
+    remaining: int = 0
+    closed: bool = False  # set by the worker once the job has its final answer or error
+
+
+Delivery = tuple[Job, "StreamEvent | BaseException"]
+
+
+class DecodeWorker:
+    def __init__(
+        self,
+        info: pb.ModelInfo,
+        encoder: Any,
+        decoder: Any,
+        *,
+        max_active: int,
+        max_queue: int,
+    ) -> None:
+        self.info = info
+        self._encoder, self._decoder = encoder, decoder
+        enc, dec = _roles(info)
+        self._source_name = enc.inputs[0].name
+        self._dec_inputs = [t.name for t in dec.inputs]
+        size = info.decode.state_size
+        self._h = np.zeros((max_active, size), dtype=np.float32)
+        self._c = np.zeros((max_active, size), dtype=np.float32)
+        self._source_onehot = OneHot(tuple(int(d) for d in enc.inputs[0].shape[1:]), max_active)
+        self._symbol_onehot = OneHot((int(dec.inputs[0].shape[1]),), max_active)
+        self.scheduler = Scheduler(max_active, max_queue)
+        self._limit = max_active + max_queue
+        self._outstanding = 0
+        self._lock = threading.Lock()
+        self._inbox: queue.SimpleQueue[tuple[str, Job | None]] = queue.SimpleQueue()
+        self._seqs: dict[int, tuple[Job, int]] = {}
+        self._ids = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ event-loop side
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        name = f"decode-{self.info.name}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._inbox.put(("stop", None))
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, job: Job) -> None:
+        n = len(job.sources)
+        with self._lock:
+            if self._outstanding + n > self._limit:
+                raise Overloaded(
+                    f"{self.info.name}: decoder full ({self.scheduler.max_active} active, "
+                    f"{self.scheduler.max_waiting} waiting sequences); retry later"
+                )
+            self._outstanding += n
+        self._inbox.put(("add", job))
+
+    def cancel(self, job: Job) -> None:
+        if not job.closed:
+            self._inbox.put(("cancel", job))
+
+    # ------------------------------------------------------------ worker thread
+
+    def _run(self) -> None:
+        while True:
+            if not self._drain(block=not self.scheduler.has_work):
+                return
+            if not self.scheduler.has_work:
+                continue
+            deliveries: list[Delivery] = []
+            try:
+                self._iterate(deliveries)
+            except Exception as exc:  # the whole iteration failed: fail every job in it
+                log.exception("%s: decode iteration failed", self.info.name)
+                for job in {job for job, _ in self._seqs.values()}:
+                    self._close(job, exc, deliveries)
+            self._post(deliveries)
+
+    def _drain(self, block: bool) -> bool:
+        while True:
+            try:
+                kind, job = self._inbox.get() if block else self._inbox.get_nowait()
+            except queue.Empty:
+                return True
+            block = False
+            if job is None:
+                return False
+            if kind == "add":
+                self._add(job)
+            elif not job.closed:
+                self._close(job, None, [])
+
+    def _add(self, job: Job) -> None:
+        decode = self.info.decode
+        for item, _source in enumerate(job.sources):
+            seq_id = next(self._ids)
+            self.scheduler.add(seq_id, decode.steps, int(decode.start_symbol), job.deadline)
+            self._seqs[seq_id] = (job, item)
+            job.seq_ids.append(seq_id)
+            job.symbols.append([])
+            job.confidences.append([])
+        job.remaining = len(job.sources)
+
+    def _close(self, job: Job, error: BaseException | None, out: list[Delivery]) -> None:
+        """Retire all of a job's sequences; deliver `error` unless it was cancelled."""
+        job.closed = True
+        self.scheduler.finish(job.seq_ids, "failed" if error else "cancelled")
+        live = [seq_id for seq_id in job.seq_ids if self._seqs.pop(seq_id, None) is not None]
+        with self._lock:
+            self._outstanding -= len(live)
+        if error is not None:
+            out.append((job, error))
+
+    def _iterate(self, out: list[Delivery]) -> None:
+        plan = self.scheduler.schedule(time.monotonic())
+        for seq_id in plan.expired:
+            if seq_id in self._seqs:
+                self._close(self._seqs[seq_id][0], DeadlineExceeded(), out)
+        if plan.admitted:
+            self._encode(plan)
+        if plan.decode:
+            symbols, confidences = self._step(plan)
+            for event in self.scheduler.update(plan, symbols, confidences):
+                self._record(event.seq_id, event.position, event.symbol, event.confidence, out)
+
+    def _encode(self, plan: Plan) -> None:
+        rows = [r for r in plan.admitted if r.seq_id in self._seqs]
+        sources = [self._source_of(r.seq_id) for r in rows]
+        x = self._source_onehot(np.asarray(sources, dtype=np.int64))
+        h, c = self._encoder.run(None, {self._source_name: x})
+        slots = [r.slot for r in rows]
+        self._h[slots] = h
+        self._c[slots] = c
+
+    def _source_of(self, seq_id: int) -> Encoded:
+        job, item = self._seqs[seq_id]
+        return job.sources[item]
+
+    def _step(self, plan: Plan) -> tuple[list[int], list[float]]:
+        slots = np.fromiter((r.slot for r in plan.decode), dtype=np.int64, count=len(plan.decode))
+        fed = np.fromiter((r.symbol for r in plan.decode), dtype=np.int64, count=len(plan.decode))
+        x, h, c = self._symbol_onehot(fed), self._h[slots], self._c[slots]
+        probs, h_out, c_out = self._decoder.run(None, dict(zip(self._dec_inputs, (x, h, c))))
+        self._h[slots] = h_out
+        self._c[slots] = c_out
+        chosen = probs.argmax(axis=1)
+        confidence = probs[np.arange(len(chosen)), chosen]
+        return chosen.tolist(), confidence.tolist()
+
+    def _record(
+        self, seq_id: int, position: int, symbol: int, confidence: float, out: list[Delivery]
+    ) -> None:
+        job, item = self._seqs[seq_id]
+        job.symbols[item].append(symbol)
+        job.confidences[item].append(confidence)
+        if job.stream:
+            text = self.info.output.alphabet[symbol] if self._is_text else ""
+            out.append((job, SymbolEvent(item, position, symbol, text, confidence)))
+        if len(job.symbols[item]) < self.info.decode.steps:
+            return
+        del self._seqs[seq_id]
+        with self._lock:
+            self._outstanding -= 1
+        job.remaining -= 1
+        if job.remaining == 0:
+            job.closed = True
+            out.append((job, self._results(job)))
+
+    @property
+    def _is_text(self) -> bool:
+        return self.info.output.kind == pb.DATA_KIND_TEXT
+
+    def _results(self, job: Job) -> list[ItemResult]:
+        spec = self.info.output
+        return [
+            ItemResult(
+                symbols=tuple(symbols),
+                text=codecs.decode_text(spec, symbols) if self._is_text else None,
+                confidence=tuple(conf),
+            )
+            for symbols, conf in zip(job.symbols, job.confidences, strict=True)
+        ]
+
+    def _post(self, deliveries: list[Delivery]) -> None:
+        if deliveries and self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(_deliver, deliveries)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+
+def _deliver(deliveries: list[Delivery]) -> None:
+    for job, event in deliveries:
+        job.events.put_nowait(event)
+
+
+def _roles(info: pb.ModelInfo) -> tuple[pb.GraphFile, pb.GraphFile]:
+    by_role = {g.role: g for g in info.graphs}
+    return by_role[pb.GRAPH_ROLE_ENCODER], by_role[pb.GRAPH_ROLE_DECODER_STEP]
+

@@ -1,0 +1,94 @@
+"""Single-graph kinds (classify, tag, fixed_seq2seq, regress): one call `x -> y`, batched."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from seqserve.client import codecs
+from seqserve.server.batcher import Batcher
+from seqserve.server.engines.base import (
+    Encoded,
+    Engine,
+    Floats,
+    ItemResult,
+    OneHot,
+    sample_item,
+    symbol_results,
+)
+from seqserve.server.settings import Settings
+from seqserve.v1 import seqserve_pb2 as pb
+
+
+class GraphEngine(Engine):
+    """Validated items -> one onnxruntime call per batch -> per-kind results."""
+
+    def __init__(self, info: pb.ModelInfo, session: Any, settings: Settings) -> None:
+        super().__init__(info)
+        graph = info.graphs[0]
+        self._session = session
+        self._x = graph.inputs[0].name
+        self._y = [graph.outputs[0].name]
+        self._x_shape = tuple(int(d) for d in graph.inputs[0].shape[1:])
+        self._scaled = info.input.encoding == pb.ENCODING_SCALED
+        self._onehot = OneHot(self._x_shape, settings.max_batch_size)
+        self.batcher: Batcher[Encoded, ItemResult] = Batcher(
+            info.name,
+            self.run,
+            max_batch_size=settings.max_batch_size,
+            max_batch_delay_us=settings.max_batch_delay_us,
+            max_queue=settings.max_queue,
+        )
+
+    def warmup(self) -> None:
+        self.run([sample_item(self.info.input)])
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.batcher.start(loop)
+
+    def stop(self) -> None:
+        self.batcher.stop()
+
+    async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
+        return await self.batcher.submit(items)
+
+    # ------------------------------------------------------------ batch (worker thread)
+
+    def run(self, items: list[Encoded]) -> list[ItemResult]:
+        y: Floats = self._session.run(self._y, {self._x: self._encode(items)})[0]
+        kind = self.info.kind
+        if kind == pb.SERVING_KIND_REGRESS:
+            return self._regress(y)
+        if kind == pb.SERVING_KIND_CLASSIFY:
+            return self._classify(y)
+        return self._sequence(y)
+
+    def _encode(self, items: list[Encoded]) -> Floats:
+        if self._scaled:
+            values = np.asarray(items, dtype=np.float32) / np.float32(self.info.input.scale)
+            return values.reshape((len(items), *self._x_shape))
+        return self._onehot(np.asarray(items, dtype=np.int64))
+
+    def _classify(self, y: Floats) -> list[ItemResult]:
+        chosen = y.argmax(axis=1)
+        conf = y[np.arange(len(y)), chosen]
+        results = symbol_results(self.info.output, chosen[:, None], conf[:, None])
+        return [
+            ItemResult(r.symbols, r.text, confidence=r.confidence, probabilities=tuple(p))
+            for r, p in zip(results, y.tolist(), strict=True)
+        ]
+
+    def _sequence(self, y: Floats) -> list[ItemResult]:
+        chosen = y.argmax(axis=2)
+        conf = np.take_along_axis(y, chosen[:, :, None], axis=2)[:, :, 0]
+        return symbol_results(self.info.output, chosen, conf)
+
+    def _regress(self, y: Floats) -> list[ItemResult]:
+        out: list[ItemResult] = []
+        for raw in y.reshape(len(y), -1)[:, 0].tolist():
+            value = codecs.denormalise(self.info.output, raw)
+            out.append(ItemResult(value=value, rounded=round(value)))
+        return out

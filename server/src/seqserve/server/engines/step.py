@@ -1,0 +1,72 @@
+"""stateful_step: concurrent steps of different sessions share one step-graph call."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqserve.server.batcher import Batcher
+from seqserve.server.engines.base import Engine, Floats, OneHot
+from seqserve.server.settings import Settings
+from seqserve.v1 import seqserve_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class StepInput:
+    symbol: int
+    h: Floats
+    c: Floats
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    symbol: int  # the predicted next symbol
+    probabilities: Floats
+    h: Floats
+    c: Floats
+
+
+class StepEngine(Engine):
+    def __init__(self, info: pb.ModelInfo, session: Any, settings: Settings) -> None:
+        super().__init__(info)
+        graph = info.graphs[0]
+        self._session = session
+        self._inputs = [t.name for t in graph.inputs]
+        self.state_size = int(info.decode.state_size)
+        self._onehot = OneHot((int(graph.inputs[0].shape[1]),), settings.max_batch_size)
+        self.batcher: Batcher[StepInput, StepOutput] = Batcher(
+            f"{info.name}-step",
+            self.run,
+            max_batch_size=settings.max_batch_size,
+            max_batch_delay_us=settings.max_batch_delay_us,
+            max_queue=settings.max_queue,
+        )
+
+    def zeros(self) -> Floats:
+        return np.zeros(self.state_size, dtype=np.float32)
+
+    def warmup(self) -> None:
+        self.run([StepInput(int(self.info.input.min_value), self.zeros(), self.zeros())])
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.batcher.start(loop)
+
+    def stop(self) -> None:
+        self.batcher.stop()
+
+    async def step(self, item: StepInput) -> StepOutput:
+        (out,) = await self.batcher.submit((item,))
+        return out
+
+    def run(self, items: list[StepInput]) -> list[StepOutput]:
+        x = self._onehot(np.fromiter((i.symbol for i in items), np.int64, len(items)))
+        h = np.stack([i.h for i in items])
+        c = np.stack([i.c for i in items])
+        probs, h_out, c_out = self._session.run(None, dict(zip(self._inputs, (x, h, c))))
+        chosen = probs.argmax(axis=1).tolist()
+        return [
+            StepOutput(chosen[k], probs[k], h_out[k], c_out[k]) for k in range(len(items))
+        ]

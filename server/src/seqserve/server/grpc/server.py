@@ -1,0 +1,54 @@
+"""The gRPC server factory: seqserve.v1, grpc.health.v1 and reflection on one port."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from seqserve.server.core import InferenceCore
+from seqserve.server.grpc.servicer import SeqServeServicer
+from seqserve.server.settings import Settings
+from seqserve.v1 import seqserve_pb2 as pb
+from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
+
+SERVICE = pb.DESCRIPTOR.services_by_name["SeqServe"].full_name
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def create_server(
+    settings: Settings, core: InferenceCore
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A bound (not yet started) server; port 0 picks a free port, returned here.
+
+    Health starts NOT_SERVING for "" and for the seqserve.v1 service; the caller flips it
+    once the models are loaded.
+    """
+    limit = settings.max_message_bytes
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+    reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(f"{_host(settings.host)}:{settings.port}")
+    if port == 0:
+        raise OSError(f"cannot bind {settings.host}:{settings.port}")
+    return server, port, health_servicer
+
+
+async def set_health(servicer: health.aio.HealthServicer, serving: bool) -> None:
+    status = SERVING if serving else NOT_SERVING
+    for name in ("", SERVICE):
+        await servicer.set(name, status)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -1,0 +1,94 @@
+"""Load one model version: manifest, file hashes, graph signatures, engine, warm-up."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqserve.client.manifest import read_manifest
+from seqserve.server.engines import Engine, build_engine
+from seqserve.server.repository.checks import (
+    LoadError,
+    check_manifest,
+    check_signature,
+    verify_file,
+)
+from seqserve.server.runtime import SessionFactory
+from seqserve.server.settings import Settings
+from seqserve.v1 import seqserve_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ModelVersion:
+    """One version folder: ready with an engine, or not ready with the reason."""
+
+    name: str
+    version: int
+    info: pb.ModelInfo
+    engine: Engine | None = None
+    reason: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None
+
+
+def load_version(
+    folder: Path, name: str, version: int, factory: SessionFactory, settings: Settings
+) -> ModelVersion:
+    """Everything a version must pass before it serves; a failure is returned, not raised."""
+    started = time.perf_counter()
+    info = pb.ModelInfo(name=name, version=version)
+    try:
+        try:
+            info = read_manifest(folder)
+        except Exception as exc:  # unreadable or malformed JSON, unknown fields
+            raise LoadError(f"model.json unreadable: {_short(exc)}") from exc
+        engine = _build(folder, name, version, info, factory, settings)
+    except LoadError as exc:
+        log.error("model %s version %d not ready: %s", name, version, exc)
+        return ModelVersion(name, version, info, reason=str(exc))
+    log.info(
+        "model %s version %d ready (%s, %.0f ms)",
+        name,
+        version,
+        pb.ServingKind.Name(info.kind),
+        (time.perf_counter() - started) * 1e3,
+    )
+    return ModelVersion(name, version, info, engine)
+
+
+def _build(
+    folder: Path,
+    name: str,
+    version: int,
+    info: pb.ModelInfo,
+    factory: SessionFactory,
+    settings: Settings,
+) -> Engine:
+    graphs = check_manifest(info, name, version)
+    sessions = {}
+    for role, graph in graphs.items():
+        path = verify_file(folder, graph)
+        try:
+            session = factory.create(path)
+        except Exception as exc:  # onnxruntime cannot parse or place the graph
+            raise LoadError(f"{graph.file}: onnxruntime cannot load it: {_short(exc)}") from exc
+        check_signature(graph, session)
+        sessions[role] = session
+    engine = build_engine(info, sessions, settings)
+    try:
+        for _ in range(settings.warmup_runs):
+            engine.warmup()
+    except Exception as exc:
+        raise LoadError(f"warm-up inference failed: {_short(exc)}") from exc
+    return engine
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

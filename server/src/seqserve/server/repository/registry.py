@@ -1,0 +1,122 @@
+"""The model repository: scans `<root>/<name>/<int version>/`, loads every version, resolves
+requests to a ready version (newest by default) and reports readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqserve.server.errors import ModelNotFound, ModelNotReady, VersionNotFound
+from seqserve.server.repository.loader import ModelVersion, load_version
+from seqserve.server.runtime import SessionFactory
+from seqserve.server.settings import Settings
+from seqserve.v1 import seqserve_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    """What ListModels/GetModel report for one model (or one version)."""
+
+    info: pb.ModelInfo
+    ready: bool
+    reason: str
+    versions: tuple[int, ...]  # ready versions, newest last
+
+
+def scan(root: Path) -> dict[str, list[tuple[int, Path]]]:
+    """Model folders and their integer version folders (others are ignored), oldest first."""
+    found: dict[str, list[tuple[int, Path]]] = {}
+    if not root.is_dir():
+        return found
+    for model in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        versions = [
+            (int(v.name), v) for v in model.iterdir() if v.is_dir() and v.name.isdigit()
+        ]
+        if versions:
+            found[model.name] = sorted(versions)
+    return found
+
+
+class Repository:
+    def __init__(self, settings: Settings, factory: SessionFactory) -> None:
+        self._settings = settings
+        self._factory = factory
+        self._models: dict[str, dict[int, ModelVersion]] = {}
+
+    def load_all(self, workers: int = 2) -> None:
+        """Load every version found (in a small pool: onnxruntime releases the GIL)."""
+        found = scan(self._settings.models)
+        if not found:
+            log.warning("no models under %s", self._settings.models)
+        jobs = [(name, v, path) for name, versions in found.items() for v, path in versions]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
+            loaded = list(
+                pool.map(
+                    lambda job: load_version(
+                        job[2], job[0], job[1], self._factory, self._settings
+                    ),
+                    jobs,
+                )
+            )
+        models: dict[str, dict[int, ModelVersion]] = {}
+        for mv in loaded:
+            models.setdefault(mv.name, {})[mv.version] = mv
+        self._models = models
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        for mv in self._versions():
+            if mv.engine is not None:
+                mv.engine.start(loop)
+
+    def stop(self) -> None:
+        for mv in self._versions():
+            if mv.engine is not None:
+                mv.engine.stop()
+
+    def _versions(self) -> list[ModelVersion]:
+        return [mv for versions in self._models.values() for mv in versions.values()]
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def resolve(self, name: str, version: int = 0) -> ModelVersion:
+        """The version to serve: the one named, or the newest ready one."""
+        versions = self._models.get(name)
+        if versions is None:
+            raise ModelNotFound(name, self.names)
+        if version:
+            mv = versions.get(version)
+            if mv is None:
+                raise VersionNotFound(name, version, sorted(versions))
+        else:
+            ready = [mv for _, mv in sorted(versions.items()) if mv.ready]
+            mv = ready[-1] if ready else versions[max(versions)]
+        if not mv.ready:
+            raise ModelNotReady(name, mv.version, mv.reason)
+        return mv
+
+    def state(self, name: str, version: int = 0) -> ModelState:
+        versions = self._models.get(name)
+        if versions is None:
+            raise ModelNotFound(name, self.names)
+        ready = tuple(v for v, mv in sorted(versions.items()) if mv.ready)
+        if version:
+            if version not in versions:
+                raise VersionNotFound(name, version, sorted(versions))
+            mv = versions[version]
+        else:
+            mv = versions[ready[-1]] if ready else versions[max(versions)]
+        return ModelState(mv.info, mv.ready, mv.reason, ready)
+
+    def states(self) -> list[ModelState]:
+        return [self.state(name) for name in self.names]
+
+    @property
+    def all_ready(self) -> bool:
+        return all(mv.ready for mv in self._versions())

@@ -1,0 +1,130 @@
+"""Stateful sessions: `(h, c)` per session on the server, bounded in count, evicted when idle.
+
+A session starts from zeros (or from a client-held snapshot), steps one symbol at a time
+through its model's `StepEngine` (whose batcher merges concurrent steps of different
+sessions into one call), and can be reset, snapshotted, re-attached by id, and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqserve.server.engines import StepEngine, StepInput
+from seqserve.server.errors import Overloaded, SessionNotFound
+from seqserve.server.repository import ModelVersion
+from seqserve.server.validation import ValidState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StepAnswer:
+    symbol: int
+    probabilities: tuple[float, ...]
+    steps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    model: str
+    version: int
+    h: tuple[float, ...]
+    c: tuple[float, ...]
+    steps: int
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    model: ModelVersion
+    engine: StepEngine
+    h: np.ndarray
+    c: np.ndarray
+    steps: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def step(self, symbol: int) -> StepAnswer:
+        async with self.lock:
+            out = await self.engine.step(StepInput(symbol, self.h, self.c))
+            self.h, self.c = out.h, out.c
+            self.steps += 1
+            self.last_used = time.monotonic()
+            return StepAnswer(out.symbol, tuple(out.probabilities.tolist()), self.steps)
+
+    def reset(self) -> None:
+        self.h = self.engine.zeros()
+        self.c = self.engine.zeros()
+        self.steps = 0
+        self.last_used = time.monotonic()
+
+    def snapshot(self) -> Snapshot:
+        self.last_used = time.monotonic()
+        return Snapshot(
+            self.model.name,
+            self.model.version,
+            tuple(self.h.tolist()),
+            tuple(self.c.tolist()),
+            self.steps,
+        )
+
+
+class SessionStore:
+    def __init__(self, max_sessions: int, idle_timeout: float) -> None:
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open(self, model: ModelVersion, state: ValidState | None = None) -> Session:
+        assert isinstance(model.engine, StepEngine)
+        if len(self._sessions) >= self.max_sessions:
+            self.evict_idle()
+            if len(self._sessions) >= self.max_sessions:
+                raise Overloaded(
+                    f"session limit reached ({self.max_sessions} open); close idle sessions"
+                )
+        engine = model.engine
+        session = Session(secrets.token_hex(12), model, engine, engine.zeros(), engine.zeros())
+        if state is not None:
+            session.h, session.c, session.steps = state.h, state.c, state.steps
+        self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str) -> Session:
+        session = self._sessions.get(session_id)
+        if session is None or self._idle(session, time.monotonic()):
+            self._sessions.pop(session_id, None)
+            raise SessionNotFound(session_id)
+        session.last_used = time.monotonic()
+        return session
+
+    def close(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    def _idle(self, session: Session, now: float) -> bool:
+        return not session.lock.locked() and now - session.last_used > self.idle_timeout
+
+    def evict_idle(self) -> int:
+        now = time.monotonic()
+        idle = [sid for sid, s in self._sessions.items() if self._idle(s, now)]
+        for sid in idle:
+            del self._sessions[sid]
+        if idle:
+            log.info("evicted %d idle sessions", len(idle))
+        return len(idle)
+
+    async def evict_forever(self) -> None:
+        """Background task: sweep idle sessions a few times per timeout."""
+        period = min(max(self.idle_timeout / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(period)
+            self.evict_idle()

@@ -1,0 +1,84 @@
+"""Server settings: one class, filled from `SEQSERVE_*` environment variables and CLI flags.
+
+Nothing else in the server reads `os.environ`. The CLI (`__main__`) builds its `--flags`
+from the fields below, so `--help` always lists every setting with its documentation.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Device(str, enum.Enum):
+    CPU = "cpu"
+    CUDA = "cuda"
+    AUTO = "auto"
+
+
+class GraphOptimization(str, enum.Enum):
+    DISABLE = "disable"
+    BASIC = "basic"
+    EXTENDED = "extended"
+    ALL = "all"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server. Environment: `SEQSERVE_<FIELD>`; CLI: `--<field-with-dashes>`."""
+
+    model_config = SettingsConfigDict(env_prefix="SEQSERVE_", extra="forbid")
+
+    models: Path = Field(Path("models"), description="model repository: <name>/<version>/")
+    host: str = Field("127.0.0.1", description="address to bind")
+    port: int = Field(50051, ge=0, le=65535, description="port to bind; 0 picks a free port")
+    port_file: Path | None = Field(
+        None, description="write the bound port to this file once listening"
+    )
+    device: Device = Field(
+        Device.CPU, description="cpu, cuda (fail at start without CUDA), auto (cuda if available)"
+    )
+    intra_op_threads: int = Field(1, ge=0, description="onnxruntime intra-op threads (0: ORT)")
+    inter_op_threads: int = Field(1, ge=0, description="onnxruntime inter-op threads (0: ORT)")
+    graph_optimization: GraphOptimization = Field(
+        GraphOptimization.ALL, description="onnxruntime graph optimisation level"
+    )
+    max_batch_size: int = Field(
+        64, ge=1, description="most items per onnxruntime call of the dynamic batcher"
+    )
+    max_batch_delay_us: int = Field(
+        0,
+        ge=0,
+        description="how long a batch waits for more items (0: run as soon as the worker is "
+        "free; items arriving meanwhile form the next batch)",
+    )
+    max_active_sequences: int = Field(
+        256, ge=1, description="seq2seq: most sequences decoded together (continuous batching)"
+    )
+    max_queue: int = Field(
+        1024, ge=1, description="most items waiting per model; past it RESOURCE_EXHAUSTED"
+    )
+    max_batch_items: int = Field(256, ge=1, description="most inputs in one Predict request")
+    max_sessions: int = Field(10000, ge=1, description="most open stateful sessions")
+    session_idle_timeout: float = Field(
+        300.0, gt=0, description="seconds after which an idle session is evicted"
+    )
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="largest gRPC message received or sent"
+    )
+    default_deadline: float = Field(
+        30.0, ge=0, description="seconds allowed to a call without a deadline (0: none)"
+    )
+    grace: float = Field(
+        10.0, ge=0, description="seconds in-flight calls get to finish on SIGTERM/SIGINT"
+    )
+    warmup_runs: int = Field(1, ge=0, description="warm-up inferences per graph before ready")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(False, description="log one JSON object per line")
+    report_modules: bool = Field(
+        False,
+        description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "
+        "has imported once serving",
+    )

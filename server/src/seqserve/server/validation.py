@@ -1,0 +1,99 @@
+"""Edge validation: raw requests -> immutable validated requests for the core.
+
+The shared codec (`seqserve.client.codecs`) is the authority on what an input may be;
+this module applies it, checks the batch limits, and wraps codec errors as `InvalidInput`.
+Nothing behind this point sees a raw protobuf input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqserve.client import codecs
+from seqserve.server.engines.base import Encoded
+from seqserve.server.errors import InvalidInput
+from seqserve.server.repository import ModelVersion
+from seqserve.v1 import seqserve_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class ValidPredict:
+    model: ModelVersion
+    items: tuple[Encoded, ...]
+    deadline: float | None  # time.monotonic() by which the answer is due
+
+
+@dataclass(frozen=True, slots=True)
+class ValidState:
+    """A session snapshot checked against the model: state vectors of the right width."""
+
+    h: np.ndarray
+    c: np.ndarray
+    steps: int
+
+
+def check_batch(model: ModelVersion, count: int, max_items: int) -> None:
+    if count == 0:
+        raise InvalidInput(
+            f"empty batch: send 1-{max_items} inputs, each {codecs.describe_input(model.info)}"
+        )
+    if count > max_items:
+        raise InvalidInput(
+            f"batch of {count} inputs is over the limit of {max_items} per request; split it"
+        )
+
+
+def predict_from_messages(
+    model: ModelVersion,
+    inputs: Sequence[pb.Input],
+    max_items: int,
+    deadline: float | None,
+) -> ValidPredict:
+    """seqserve.v1 `Input` messages -> a validated request."""
+    check_batch(model, len(inputs), max_items)
+    items: list[Encoded] = []
+    for index, message in enumerate(inputs):
+        try:
+            items.append(codecs.encode_message(model.info, message))
+        except codecs.InputError as exc:
+            raise InvalidInput(str(exc) if len(inputs) == 1 else f"input {index}: {exc}") from None
+    return ValidPredict(model, tuple(items), deadline)
+
+
+def predict_from_values(
+    model: ModelVersion, inputs: Sequence[object], max_items: int, deadline: float | None
+) -> ValidPredict:
+    """Plain Python inputs (strings, int or float lists) -> a validated request."""
+    check_batch(model, len(inputs), max_items)
+    try:
+        items = tuple(codecs.encode(model.info, item) for item in inputs)
+    except codecs.InputError as exc:
+        raise InvalidInput(str(exc)) from None
+    return ValidPredict(model, items, deadline)
+
+
+def step_symbol(model: ModelVersion, symbol: int) -> int:
+    try:
+        return codecs.encode_symbol(model.info, symbol)
+    except codecs.InputError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def session_state(
+    model: ModelVersion, h: Sequence[float], c: Sequence[float], steps: int
+) -> ValidState:
+    size = model.info.decode.state_size
+    if len(h) != size or len(c) != size:
+        raise InvalidInput(
+            f"{model.name} session state needs h and c of {size} values each; "
+            f"got {len(h)} and {len(c)}"
+        )
+    if not all(math.isfinite(v) for v in (*h, *c)):
+        raise InvalidInput(f"{model.name} session state must be finite numbers")
+    if steps < 0:
+        raise InvalidInput(f"session state steps must be >= 0; got {steps}")
+    return ValidState(np.asarray(h, np.float32), np.asarray(c, np.float32), steps)
