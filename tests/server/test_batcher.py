@@ -6,7 +6,6 @@ import asyncio
 import threading
 
 import pytest
-
 from seqserve.server.batcher import Batcher
 from seqserve.server.errors import Overloaded
 
@@ -29,7 +28,9 @@ class Recorder:
 
 
 def make(run: Recorder, size: int = 4, delay_us: int = 0, queue: int = 100) -> Batcher[int, int]:
-    batcher = Batcher("fake", run, max_batch_size=size, max_batch_delay_us=delay_us, max_queue=queue)
+    batcher = Batcher(
+        "fake", run, max_batch_size=size, max_batch_delay_us=delay_us, max_queue=queue
+    )
     batcher.start(asyncio.get_running_loop())
     return batcher
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from seqserve.server.errors import Overloaded
 from seqserve.server.scheduler import Plan, Row, Scheduler
 
 
-def step(s: Scheduler, now: float = 0.0, symbol: int = 7) -> tuple[Plan, list[tuple[int, int, bool]]]:
+def step(
+    s: Scheduler, now: float = 0.0, symbol: int = 7
+) -> tuple[Plan, list[tuple[int, int, bool]]]:
     plan = s.schedule(now)
     events = s.update(plan, [symbol] * len(plan.decode), [0.5] * len(plan.decode))
     return plan, [(e.seq_id, e.symbol, e.done) for e in events]

@@ -10,11 +10,9 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-
 from seqserve.server.runtime import DeviceUnavailable
 from seqserve.server.settings import Settings
 
@@ -103,4 +101,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -15,6 +15,7 @@ loop keeps serving; results come back with one `call_soon_threadsafe` per batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -143,10 +144,8 @@ class Batcher(Generic[I, O]):
 
     def _post(self, fn: Callable[..., None], *args: object) -> None:
         assert self._loop is not None
-        try:
+        with contextlib.suppress(RuntimeError):  # loop closed at shutdown: nobody waits
             self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # loop closed during shutdown: nobody is waiting any more
-            pass
 
 
 def _resolve(entries: list[_Entry[I, O]], slices: list[list[O]]) -> None:

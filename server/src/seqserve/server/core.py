@@ -113,8 +113,9 @@ class InferenceCore:
             )
         return self.sessions.open(model, state)
 
-    def attach_session(self, session_id: str) -> Session:
-        if self.draining:
+    def attach_session(self, session_id: str, *, new_stream: bool = True) -> Session:
+        """A live session by id; a stream already using it keeps it while draining."""
+        if self.draining and new_stream:
             raise ShuttingDown()
         return self.sessions.get(session_id)
 

@@ -99,7 +99,9 @@ class Scheduler:
 
     # ------------------------------------------------------------ seam
 
-    def add(self, seq_id: int, steps: int, start_symbol: int, deadline: float | None = None) -> None:
+    def add(
+        self, seq_id: int, steps: int, start_symbol: int, deadline: float | None = None
+    ) -> None:
         """Queue a sequence to decode `steps` symbols, starting from `start_symbol`."""
         if seq_id in self:
             raise ValueError(f"sequence {seq_id} already scheduled")

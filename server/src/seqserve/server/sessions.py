@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from seqserve.server.engines import StepEngine, StepInput
 from seqserve.server.errors import Overloaded, SessionNotFound
 from seqserve.server.repository import ModelVersion

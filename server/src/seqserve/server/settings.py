@@ -13,13 +13,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Device(str, enum.Enum):
+class Device(enum.StrEnum):
     CPU = "cpu"
     CUDA = "cuda"
     AUTO = "auto"
 
 
-class GraphOptimization(str, enum.Enum):
+class GraphOptimization(enum.StrEnum):
     DISABLE = "disable"
     BASIC = "basic"
     EXTENDED = "extended"

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
 from seqserve.client import codecs
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
@@ -64,9 +63,7 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None: ...
 
-    async def predict(
-        self, items: Sequence[Encoded], deadline: float | None
-    ) -> list[ItemResult]:
+    async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         raise InvalidInput(
             f"{self.info.name} is a {kind_name(self.info)} model; use a Session to step it"
         )
@@ -79,7 +76,8 @@ class Engine(abc.ABC):
 
 
 def kind_name(info: pb.ModelInfo) -> str:
-    return pb.ServingKind.Name(info.kind).removeprefix("SERVING_KIND_").lower()
+    name: str = pb.ServingKind.Name(info.kind)
+    return name.removeprefix("SERVING_KIND_").lower()
 
 
 def sample_item(spec: pb.SequenceSpec) -> Encoded:

@@ -8,6 +8,7 @@ posts what was produced to the event loop in one `call_soon_threadsafe`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import queue
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from seqserve.client import codecs
 from seqserve.server.engines.base import Encoded, ItemResult, OneHot, StreamEvent, SymbolEvent
 from seqserve.server.errors import DeadlineExceeded, Overloaded
@@ -186,7 +186,8 @@ class DecodeWorker:
         slots = np.fromiter((r.slot for r in plan.decode), dtype=np.int64, count=len(plan.decode))
         fed = np.fromiter((r.symbol for r in plan.decode), dtype=np.int64, count=len(plan.decode))
         x, h, c = self._symbol_onehot(fed), self._h[slots], self._c[slots]
-        probs, h_out, c_out = self._decoder.run(None, dict(zip(self._dec_inputs, (x, h, c))))
+        feeds = dict(zip(self._dec_inputs, (x, h, c), strict=True))
+        probs, h_out, c_out = self._decoder.run(None, feeds)
         self._h[slots] = h_out
         self._c[slots] = c_out
         chosen = probs.argmax(axis=1)
@@ -229,10 +230,8 @@ class DecodeWorker:
 
     def _post(self, deliveries: list[Delivery]) -> None:
         if deliveries and self._loop is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(_deliver, deliveries)
-            except RuntimeError:  # loop closed during shutdown
-                pass
 
 
 def _deliver(deliveries: list[Delivery]) -> None:
@@ -243,4 +242,3 @@ def _deliver(deliveries: list[Delivery]) -> None:
 def _roles(info: pb.ModelInfo) -> tuple[pb.GraphFile, pb.GraphFile]:
     by_role = {g.role: g for g in info.graphs}
     return by_role[pb.GRAPH_ROLE_ENCODER], by_role[pb.GRAPH_ROLE_DECODER_STEP]
-

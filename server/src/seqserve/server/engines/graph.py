@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from seqserve.client import codecs
 from seqserve.server.batcher import Batcher
 from seqserve.server.engines.base import (

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from seqserve.server.batcher import Batcher
 from seqserve.server.engines.base import Engine, Floats, OneHot
 from seqserve.server.settings import Settings
@@ -65,8 +64,7 @@ class StepEngine(Engine):
         x = self._onehot(np.fromiter((i.symbol for i in items), np.int64, len(items)))
         h = np.stack([i.h for i in items])
         c = np.stack([i.c for i in items])
-        probs, h_out, c_out = self._session.run(None, dict(zip(self._inputs, (x, h, c))))
+        feeds = dict(zip(self._inputs, (x, h, c), strict=True))
+        probs, h_out, c_out = self._session.run(None, feeds)
         chosen = probs.argmax(axis=1).tolist()
-        return [
-            StepOutput(chosen[k], probs[k], h_out[k], c_out[k]) for k in range(len(items))
-        ]
+        return [StepOutput(chosen[k], probs[k], h_out[k], c_out[k]) for k in range(len(items))]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from seqserve.server.core import InferenceCore
+from seqserve.server.grpc import kserve
 from seqserve.server.grpc.servicer import SeqServeServicer
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
@@ -33,7 +33,8 @@ def create_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)
+    pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)  # type: ignore[no-untyped-call]
+    kserve.add_to_server(server, core)  # inference.GRPCInferenceService, same core
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)

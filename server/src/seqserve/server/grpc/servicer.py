@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
-
 from seqserve.server import validation
 from seqserve.server.core import InferenceCore, PredictAnswer
+from seqserve.server.engines import SymbolEvent
 from seqserve.server.errors import InvalidInput, Starting
 from seqserve.server.grpc import convert
 from seqserve.server.grpc.status import streaming, unary
-from seqserve.server.sessions import Session
+from seqserve.server.sessions import Session as LiveSession
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
@@ -31,7 +32,9 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
         return validation.predict_from_messages(model, request.inputs, self._max_items, deadline)
 
     @unary
-    async def ListModels(self, request: pb.ListModelsRequest, context: Context) -> pb.ListModelsResponse:
+    async def ListModels(
+        self, request: pb.ListModelsRequest, context: Context
+    ) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(models=[convert.model_status(s) for s in self._core.states()])
 
     @unary
@@ -51,7 +54,7 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
             async for event in events:
                 if isinstance(event, PredictAnswer):
                     yield pb.PredictStreamResponse(result=convert.answer(event))
-                else:
+                elif isinstance(event, SymbolEvent):
                     yield convert.symbol(event)
         finally:
             await events.aclose()  # type: ignore[attr-defined]
@@ -65,7 +68,7 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
         An error ends the stream with its status; the session itself stays open and can
         be re-attached by id until it idles out.
         """
-        session: Session | None = None
+        session: LiveSession | None = None
         async for request in requests:
             action = request.WhichOneof("action")
             if action == "open":
@@ -80,7 +83,7 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
                 continue
             if session is None:
                 raise InvalidInput(f"send open first; got {action or 'an empty request'}")
-            session = self._core.attach_session(session.id)  # NOT_FOUND once evicted
+            session = self._core.attach_session(session.id, new_stream=False)  # evicted: NOT_FOUND
             if action == "step":
                 symbol = validation.step_symbol(session.model, request.step.symbol)
                 yield convert.step(await session.step(symbol))
@@ -94,9 +97,11 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
                 yield pb.SessionResponse(closed=pb.SessionClose())
                 return
             else:
-                raise InvalidInput("a session request needs one of open, step, reset, snapshot, close")
+                raise InvalidInput(
+                    "a session request needs one of open, step, reset, snapshot, close"
+                )
 
-    def _open(self, request: pb.SessionOpen) -> Session:
+    def _open(self, request: pb.SessionOpen) -> LiveSession:
         if not self._core.loaded:
             raise Starting()
         if request.session_id:

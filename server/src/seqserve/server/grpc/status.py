@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-
 from seqserve.server import errors
 
 log = logging.getLogger(__name__)

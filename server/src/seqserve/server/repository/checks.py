@@ -48,9 +48,9 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
         graph = graphs[role]
         if len(graph.inputs) != n_in or len(graph.outputs) != n_out:
             raise LoadError(f"{graph.file}: expected {n_in} inputs and {n_out} outputs")
-    if info.kind in (pb.SERVING_KIND_SEQ2SEQ, pb.SERVING_KIND_STATEFUL_STEP):
-        if info.decode.state_size <= 0:
-            raise LoadError("decode.state_size must be positive")
+    stateful = info.kind in (pb.SERVING_KIND_SEQ2SEQ, pb.SERVING_KIND_STATEFUL_STEP)
+    if stateful and info.decode.state_size <= 0:
+        raise LoadError("decode.state_size must be positive")
     if info.kind == pb.SERVING_KIND_SEQ2SEQ and info.decode.steps <= 0:
         raise LoadError("decode.steps must be positive")
     return graphs

@@ -34,9 +34,7 @@ def scan(root: Path) -> dict[str, list[tuple[int, Path]]]:
     if not root.is_dir():
         return found
     for model in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        versions = [
-            (int(v.name), v) for v in model.iterdir() if v.is_dir() and v.name.isdigit()
-        ]
+        versions = [(int(v.name), v) for v in model.iterdir() if v.is_dir() and v.name.isdigit()]
         if versions:
             found[model.name] = sorted(versions)
     return found
@@ -57,9 +55,7 @@ class Repository:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
             loaded = list(
                 pool.map(
-                    lambda job: load_version(
-                        job[2], job[0], job[1], self._factory, self._settings
-                    ),
+                    lambda job: load_version(job[2], job[0], job[1], self._factory, self._settings),
                     jobs,
                 )
             )

@@ -9,7 +9,6 @@ from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.repository import ModelState
 from seqserve.server.settings import Settings
-from seqserve.v1 import seqserve_pb2 as pb
 
 PLATFORM = "onnxruntime_onnx"
 BACKEND = "onnxruntime"
@@ -70,7 +69,9 @@ def model_config(state: ModelState, settings: Settings) -> kpb.ModelConfig:
         model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=t.streams_symbols(info)),
     )
     spec = t.input_spec(info)
-    config.input.add(name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched))
+    config.input.add(
+        name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched)
+    )
     for spec in t.output_specs(info):
         config.output.add(
             name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched)
@@ -88,9 +89,7 @@ def _dims(spec: t.TensorSpec, batched: bool) -> tuple[int, ...]:
     return spec.shape[1:] if batched else spec.shape
 
 
-def repository_index(
-    states: Sequence[ModelState], ready_only: bool
-) -> kpb.RepositoryIndexResponse:
+def repository_index(states: Sequence[ModelState], ready_only: bool) -> kpb.RepositoryIndexResponse:
     """One entry per ready version; a model with none ready shows why it is unavailable."""
     index = kpb.RepositoryIndexResponse()
     for state in states:
@@ -104,7 +103,3 @@ def repository_index(
                 reason=state.reason,
             )
     return index
-
-
-def kind(info: pb.ModelInfo) -> str:
-    return pb.ServingKind.Name(info.kind).removeprefix("SERVING_KIND_").lower()

@@ -12,7 +12,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
 from seqserve.client import codecs
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import tensors as t
@@ -59,9 +58,7 @@ def read_symbol(info: pb.ModelInfo, request: kpb.ModelInferRequest) -> int:
     tensor, raw = _the_input(info, request)
     _rows(info, tensor)
     (symbol,) = _numbers(info, tensor, raw, 1).tolist()
-    if not isinstance(symbol, int):
-        raise InvalidInput(f"{expected(info)}; got {symbol!r}")
-    return symbol
+    return int(symbol)
 
 
 # ------------------------------------------------------------------ form
@@ -91,7 +88,7 @@ def _the_input(
 
 def _rows(info: pb.ModelInfo, tensor: kpb.ModelInferRequest.InferInputTensor) -> int:
     """Checks the shape; returns the batch size."""
-    shape = list(tensor.shape)
+    shape: list[int] = list(tensor.shape)
     want = t.input_spec(info).shape
     ok = bool(shape) and shape[0] >= 1 and all(d >= 0 for d in shape)
     if t.is_stateful(info):
@@ -159,9 +156,7 @@ def _truncated(offset: int) -> str:
     )
 
 
-def _check_count(
-    tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count: int
-) -> None:
+def _check_count(tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count: int) -> None:
     if got != count:
         raise InvalidInput(
             f"input {t.INPUT!r} of shape {list(tensor.shape)} needs {count} elements; got {got}"

@@ -10,9 +10,9 @@ mixing the two in one response.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
-
 from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import tensors as t
@@ -21,7 +21,7 @@ from seqserve.v1 import seqserve_pb2 as pb
 
 Column = Callable[[Sequence[ItemResult]], np.ndarray]
 
-_NUMPY = {t.INT64: np.dtype("<i8"), t.FP32: np.dtype("<f4")}
+_NUMPY: dict[str, np.dtype[Any]] = {t.INT64: np.dtype("<i8"), t.FP32: np.dtype("<f4")}
 
 
 def requested(
@@ -37,8 +37,7 @@ def requested(
         spec = specs.get(output.name)
         if spec is None:
             raise InvalidInput(
-                f"model {info.name!r} has no output {output.name!r}; "
-                f"outputs: {', '.join(specs)}"
+                f"model {info.name!r} has no output {output.name!r}; outputs: {', '.join(specs)}"
             )
         chosen.append(spec)
         typed = typed or _asks_typed(output)

@@ -2,11 +2,11 @@
 
 | manifest | input `INPUT` | outputs, in this order |
 |---|---|---|
-| text (addition) | BYTES `[-1, 1]` (also `[-1]`) | `OUTPUT` BYTES `[-1, 1]`, `CONFIDENCE` FP32 `[-1, L]` |
-| ints, one-hot | INT64 (or INT32) `[-1, N]` | `OUTPUT` INT64 `[-1, L]`, `CONFIDENCE` FP32 `[-1, L]` |
-| classify | as above | ... then `PROBABILITIES` FP32 `[-1, C]` |
-| regress (scaled) | INT64, INT32, FP32 or FP64 `[-1, N]` | `OUTPUT` FP32 `[-1, 1]`, `ROUNDED` INT64 `[-1, 1]` |
-| stateful_step | INT64 (or INT32) `[1, 1]`: one symbol | `OUTPUT`, `CONFIDENCE` `[1, 1]`, `PROBABILITIES` `[1, C]` |
+| text | BYTES `[-1, 1]` (or `[-1]`) | `OUTPUT` BYTES `[-1, 1]`, `CONFIDENCE` FP32 `[-1, L]` |
+| ints | INT64 (or INT32) `[-1, N]` | `OUTPUT` INT64 `[-1, L]`, `CONFIDENCE` FP32 `[-1, L]` |
+| classify | as ints | as ints, then `PROBABILITIES` FP32 `[-1, C]` |
+| regress | INT64/INT32/FP32/FP64 `[-1, N]` | `OUTPUT` FP32 `[-1, 1]`, `ROUNDED` INT64 `[-1, 1]` |
+| stateful_step | INT64 (or INT32) `[1, 1]` | as classify, batch 1 |
 
 `-1` is the batch dimension, `N` the input length, `L` the output length, `C` the number
 of output symbols. The answer comes first, then its confidence (what `ModelMetadata`

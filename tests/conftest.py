@@ -1,0 +1,127 @@
+"""Shared fixtures: the exported models and a real seqserve server on loopback.
+
+`models_dir` is the model repository the tests serve (`models/`, or `$MODELS`); `make test`
+trains and exports it first. `server_target` is "127.0.0.1:PORT" of one server subprocess
+(`python -m seqserve.server --port 0`) started once per test session and SERVING before
+any test uses it. `launch_server` starts more servers with their own models and flags.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[1]
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+@dataclass
+class RunningServer:
+    """A server subprocess; its combined stdout/stderr go to `log_path`."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signal the server and wait for it; returns its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+
+def health_status(target: str, service: str = "", timeout: float = 2.0) -> int:
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        return int(reply.status)
+
+
+def launch(models: Path, workdir: Path, *flags: str, wait: bool = True) -> RunningServer:
+    """Start `python -m seqserve.server` on a free loopback port; by default wait for SERVING."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port_file = workdir / "port"
+    log_path = workdir / "server.log"
+    command = [sys.executable, "-m", "seqserve.server", "--models", str(models)]
+    command += ["--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file), *flags]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 60
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+        time.sleep(0.01)
+    server = RunningServer(process, int(port_file.read_text()), log_path)
+    while wait:
+        try:
+            if health_status(server.target) == SERVING:
+                break
+        except grpc.RpcError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop(signal.SIGKILL)
+            raise RuntimeError(f"server never became SERVING:\n{server.log}")
+        time.sleep(0.02)
+    return server
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The exported model repository (`make train export` writes it)."""
+    path = Path(os.environ.get("MODELS", REPO / "models")).resolve()
+    if not any(path.glob("*/*/model.json")):
+        pytest.fail(f"no exported models under {path}: run `make train export` first")
+    return path
+
+
+@pytest.fixture(scope="session")
+def launch_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., RunningServer]]:
+    """`launch_server(models, *flags, wait=True)`; every server is stopped at session end."""
+    started: list[RunningServer] = []
+
+    def start(models: Path, *flags: str, wait: bool = True) -> RunningServer:
+        server = launch(models, tmp_path_factory.mktemp("server"), *flags, wait=wait)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(models_dir: Path, launch_server: Callable[..., RunningServer]) -> RunningServer:
+    """The shared server on the exported models (report-modules on for the import check)."""
+    return launch_server(models_dir, "--report-modules")
+
+
+@pytest.fixture(scope="session")
+def server_target(server: RunningServer) -> str:
+    return server.target

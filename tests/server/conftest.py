@@ -1,0 +1,55 @@
+"""Server-test fixtures: stubs on the shared server, manifests, and the reference computation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from seqserve.client.manifest import read_manifest
+from seqserve.v1 import seqserve_pb2 as pb
+from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
+
+
+def newest(models_dir: Path, name: str) -> Path:
+    versions = [p for p in (models_dir / name).iterdir() if p.name.isdigit()]
+    return max(versions, key=lambda p: int(p.name))
+
+
+@pytest.fixture(scope="session")
+def channel(server_target: str) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server_target) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="session")
+def stub(channel: grpc.Channel) -> pb_grpc.SeqServeStub:
+    return pb_grpc.SeqServeStub(channel)
+
+
+@pytest.fixture(scope="session")
+def manifests(models_dir: Path) -> dict[str, pb.ModelInfo]:
+    """The newest manifest of every exported model, by name."""
+    return {
+        folder.name: read_manifest(newest(models_dir, folder.name))
+        for folder in sorted(models_dir.iterdir())
+        if folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
+    }
+
+
+def kind_models(manifests: dict[str, pb.ModelInfo], *kinds: int) -> list[str]:
+    return [name for name, info in manifests.items() if info.kind in kinds]
+
+
+def ints(*values: int) -> pb.Input:
+    return pb.Input(ints=pb.Ints(values=values))
+
+
+def code_of(call: object) -> tuple[grpc.StatusCode, str]:
+    """Run a stub call (a zero-argument callable) and return its error code and message."""
+    assert callable(call)
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    error = raised.value
+    return error.code(), error.details()  # type: ignore[attr-defined]
