@@ -150,7 +150,7 @@ MODELS: tuple[Model, ...] = (
         input=_onehot_ints(ds.ECHO_WINDOW, 0, _EC),
         output=_onehot_ints(ds.ECHO_WINDOW, 0, _EC),
         graphs=_model_graph((-1, ds.ECHO_WINDOW, _EC), (-1, ds.ECHO_WINDOW, _EC)),
-        plan=Plan(units=1_000, epochs=10, batch_size=32, learning_rate=3e-3),
+        plan=Plan(units=1_000, epochs=3, batch_size=32, learning_rate=3e-3),
         bar=Bar("exact_match", 0.99),
         data="echo_whole",
     ),
@@ -218,7 +218,7 @@ MODELS: tuple[Model, ...] = (
                 pb.GRAPH_ROLE_DECODER_STEP, "decoder_step.onnx", "symbol", _RC, _REVERSE_STATE
             ),
         ),
-        plan=Plan(units=100_000, epochs=1, batch_size=32),
+        plan=Plan(units=25_000, epochs=8, batch_size=32),
         bar=Bar("exact_match", 0.99),
         data="reverse",
     ),

@@ -86,7 +86,7 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
         info = manifest(model, version, record)
         info.graphs.extend(convert(model, net, g, tmp) for g in model.graphs)
         runners = {
-            g.role: graphs.keras_runner(graphs.function(model, net, g)) for g in model.graphs
+            g.role: graphs.keras_runner(graphs.function(model, net, g), g) for g in model.graphs
         }
         onnx_runners = {g.role: inference.session_runner(tmp / g.file) for g in info.graphs}
         seed = record.seed

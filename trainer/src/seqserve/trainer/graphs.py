@@ -59,10 +59,11 @@ def function(model: Model, net: keras.Model, graph: Graph) -> tf.types.experimen
     return tf.function(body, input_signature=signature(graph))
 
 
-def keras_runner(fn: tf.types.experimental.Function) -> Callable[[dict], dict]:
+def keras_runner(fn: tf.types.experimental.Function, graph: Graph) -> Callable[[dict], dict]:
     """Call a graph function like an onnxruntime session: numpy feeds in, numpy outputs out."""
+    names = [t.name for t in graph.inputs]
 
     def run(feeds: dict) -> dict:
-        return {k: v.numpy() for k, v in fn(**feeds).items()}
+        return {k: v.numpy() for k, v in fn(*(feeds[n] for n in names)).items()}
 
     return run
