@@ -33,7 +33,7 @@ $(GENERATED): $(PROTOS)
 	@touch $(GENERATED)
 
 train: $(STAMP)
-	$(PY) -m seqserve.trainer train $(TRAIN_ARGS)
+	$(PY) -m seqserve.trainer train --models $(MODELS) $(TRAIN_ARGS)
 
 export: $(STAMP)
 	$(PY) -m seqserve.trainer export --models $(MODELS) $(TRAIN_ARGS)
