@@ -57,5 +57,18 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
+# Container image (docker/Dockerfile) from the exported models; needs a Docker daemon.
+# No registry reachable: docker/build.sh builds the python:3.11-slim base with
+# docker/offline-base.sh. docker-test starts (and stops) a daemon itself when it can.
+DOCKER_IMAGE ?= seqserve:latest
+
+docker: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	IMAGE=$(DOCKER_IMAGE) docker/build.sh
+
+docker-test: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	docker/test.sh
+
 clean:
 	rm -rf $(VENV) build client/src/seqserve/v1 client/src/seqserve/kserve
