@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -74,6 +74,34 @@ class Settings(BaseSettings):
     grace: float = Field(
         10.0, ge=0, description="seconds in-flight calls get to finish on SIGTERM/SIGINT"
     )
+    max_input_length: int = Field(
+        4096,
+        ge=1,
+        description="most symbols, values or characters in one input item, checked before "
+        "decoding (models accept their manifest's length; this bounds the work on bad input)",
+    )
+    tls_cert: Path | None = Field(
+        None, description="PEM server certificate chain; with --tls-key serves TLS only"
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of --tls-cert")
+    tls_client_ca: Path | None = Field(
+        None, description="PEM CA bundle; set: mutual TLS, every client needs a cert it signed"
+    )
+    auth_tokens: SecretStr | None = Field(
+        None,
+        description="bearer tokens accepted in the authorization metadata, comma-separated "
+        "(prefer the environment variable or --auth-tokens-file to a flag)",
+    )
+    auth_tokens_file: Path | None = Field(
+        None, description="file of accepted bearer tokens, one per line (# comments)"
+    )
+    reflection: bool = Field(True, description="serve gRPC server reflection")
+    poll: float = Field(
+        0.0,
+        ge=0,
+        description="seconds between scans of the repository for new, changed or vanished "
+        "versions (0: only on SIGHUP)",
+    )
     warmup_runs: int = Field(1, ge=0, description="warm-up inferences per graph before ready")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(False, description="log one JSON object per line")
@@ -82,3 +110,11 @@ class Settings(BaseSettings):
         description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "
         "has imported once serving",
     )
+
+    @model_validator(mode="after")
+    def _tls_files_go_together(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+        return self
