@@ -16,7 +16,7 @@ import grpc.aio
 from seqserve.client import _health, _wire
 from seqserve.client._channel import TLSOption, aio_channel, call_metadata
 from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
-from seqserve.client._errors import from_rpc_error
+from seqserve.client._errors import SessionNotFound, from_rpc_error
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
@@ -55,7 +55,7 @@ class AsyncClient:
             response_deserializer=_health.parse_status,
         )
         self._metadata = call_metadata(token)
-        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}
+        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
 
     async def close(self) -> None:
         await self._channel.close()
@@ -87,14 +87,18 @@ class AsyncClient:
                 timeout=self._deadline(timeout),
                 metadata=self._metadata,
             )
-        self._manifests[(name, version)] = status.info
+        if _wire.checkable(status):
+            self._manifests[(name, version)] = status.info
         return Model.from_message(status)
 
-    async def _manifest(self, name: str, version: int, timeout: float | None) -> pb.ModelInfo:
-        info = self._manifests.get((name, version))
-        if info is None:
-            info = (await self.info(name, version=version, timeout=timeout)).info
-        return info
+    async def _manifest(
+        self, name: str, version: int, timeout: float | None
+    ) -> pb.ModelInfo | None:
+        """The cached manifest to check input with; None while the model is not ready
+        (then the server says why)."""
+        if (name, version) not in self._manifests:
+            await self.info(name, version=version, timeout=timeout)
+        return self._manifests.get((name, version))
 
     @overload
     async def predict(  # type: ignore[overload-overlap]
@@ -179,55 +183,69 @@ class AsyncSession:
         self._opening = opening
         self._timeout = timeout
         self._info: pb.ModelInfo | None = None
+        self._opened = False
         self._call: Any = None
         self.id = ""
         self.model = ""
         self.version = version
 
-    async def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
-        if self._call is None:
-            await self.open()
-        with _translated():
-            await self._call.write(request)
-            message = await self._call.read()
-        return None if message is grpc.aio.EOF else message  # type: ignore[no-any-return]
-
-    async def open(self) -> AsyncSession:
-        if self._call is not None:
-            return self
-        self._info = await self._client._manifest(self._name, self.version, None)
-        self._call = self._client._stub.Session(
-            timeout=self._timeout, metadata=self._client._metadata
-        )
+    async def _send(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
         try:
-            opened = _wire.opened(await self._exchange(self._opening))
+            with _translated():
+                await self._call.write(request)
+                message = await self._call.read()
         except BaseException:
             self._abort()
             raise
+        return None if message is grpc.aio.EOF else message  # type: ignore[no-any-return]
+
+    async def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
+        if self._call is None:
+            await self.open()
+        return await self._send(request)
+
+    async def open(self) -> AsyncSession:
+        """Open the session (or re-attach to it after a failed call)."""
+        if self._call is not None:
+            return self
+        if not self._opened:
+            self._info = await self._client._manifest(self._name, self.version, None)
+        self._call = self._client._stub.Session(
+            timeout=self._timeout, metadata=self._client._metadata
+        )
+        opened = _wire.opened(await self._send(self._opening))
         self.id, self.model, self.version = opened.session_id, opened.model, opened.version
+        self._opening = _wire.session_attach(self.id)
+        self._opened = True
         return self
 
     async def step(self, symbol: int) -> Step:
-        if self._info is None:
+        """Feed one symbol; the answer holds the predicted next symbol."""
+        if not self._opened:
             await self.open()
-        assert self._info is not None
         return _wire.step(await self._exchange(_wire.session_step(self._info, symbol)))
 
     async def reset(self) -> None:
+        """Zero the recurrent state."""
         _wire.session_reply(await self._exchange(_wire.RESET), "reset")
 
     async def snapshot(self) -> Snapshot:
+        """The current state, to resume from later (on any server)."""
         return _wire.snapshot(await self._exchange(_wire.SNAPSHOT))
 
     async def close(self) -> None:
-        if self._call is None:
+        """Close the session on the server and end the stream (a gone session is fine)."""
+        if self._call is None and not self.id:
             return
         try:
             _wire.session_reply(await self._exchange(_wire.CLOSE), "closed")
+        except SessionNotFound:
+            pass  # closed elsewhere or evicted: gone, as asked
             with _translated():
                 await self._call.done_writing()
         finally:
             self._abort()
+            self.id = ""
 
     def _abort(self) -> None:
         if self._call is not None:

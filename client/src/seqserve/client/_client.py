@@ -12,7 +12,7 @@ import grpc
 
 from seqserve.client import _health, _wire
 from seqserve.client._channel import TLSOption, call_metadata, sync_channel
-from seqserve.client._errors import from_rpc_error
+from seqserve.client._errors import SessionNotFound, from_rpc_error
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
@@ -57,7 +57,7 @@ class Client:
             response_deserializer=_health.parse_status,
         )
         self._metadata = call_metadata(token)
-        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}
+        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
 
     # -------------------------------------------------------------- lifecycle
 
@@ -93,14 +93,16 @@ class Client:
                 timeout=self._deadline(timeout),
                 metadata=self._metadata,
             )
-        self._manifests[(name, version)] = status.info
+        if _wire.checkable(status):
+            self._manifests[(name, version)] = status.info
         return Model.from_message(status)
 
-    def _manifest(self, name: str, version: int, timeout: float | None) -> pb.ModelInfo:
-        info = self._manifests.get((name, version))
-        if info is None:
-            info = self.info(name, version=version, timeout=timeout).info
-        return info
+    def _manifest(self, name: str, version: int, timeout: float | None) -> pb.ModelInfo | None:
+        """The cached manifest to check input with; None while the model is not ready
+        (then the server says why)."""
+        if (name, version) not in self._manifests:
+            self.info(name, version=version, timeout=timeout)
+        return self._manifests.get((name, version))
 
     # -------------------------------------------------------------- predict
 
@@ -202,13 +204,15 @@ class Session:
 
     Use as a context manager (or call `open()` and `close()`); `step(symbol)` returns
     the predicted next symbol, `reset()` zeroes the state, `snapshot()` returns the
-    state to resume from later with `client.session(name, snapshot=...)`.
+    state to resume from later with `client.session(name, snapshot=...)`. When a call
+    fails, the server ends the stream but keeps the session; the next call re-attaches
+    to it by id.
     """
 
     def __init__(
         self,
         stub: Any,
-        info: pb.ModelInfo,
+        info: pb.ModelInfo | None,
         opening: pb.SessionRequest,
         metadata: tuple[tuple[str, str], ...],
         timeout: float | None,
@@ -224,22 +228,31 @@ class Session:
         self.model = ""
         self.version = 0
 
-    def _outgoing(self) -> Iterator[pb.SessionRequest]:
-        while (request := self._requests.get()) is not None:
+    @staticmethod
+    def _outgoing(
+        requests: queue.SimpleQueue[pb.SessionRequest | None],
+    ) -> Iterator[pb.SessionRequest]:
+        while (request := requests.get()) is not None:
             yield request
 
     def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
         if self._call is None:
             self.open()
         self._requests.put(request)
-        with _translated():
-            return next(self._call, None)  # type: ignore[no-any-return]
+        try:
+            with _translated():
+                return next(self._call, None)  # type: ignore[no-any-return]
+        except BaseException:
+            self._abort()
+            raise
 
     def open(self) -> Session:
+        """Open the session (or re-attach to it after a failed call)."""
         if self._call is not None:
             return self
+        self._requests = queue.SimpleQueue()
         self._call = self._stub.Session(
-            self._outgoing(), timeout=self._timeout, metadata=self._metadata
+            self._outgoing(self._requests), timeout=self._timeout, metadata=self._metadata
         )
         self._requests.put(self._opening)
         try:
@@ -249,26 +262,33 @@ class Session:
             self._abort()
             raise
         self.id, self.model, self.version = opened.session_id, opened.model, opened.version
+        self._opening = _wire.session_attach(self.id)
         return self
 
     def step(self, symbol: int) -> Step:
+        """Feed one symbol; the answer holds the predicted next symbol."""
         request = _wire.session_step(self._info, symbol)
         return _wire.step(self._exchange(request))
 
     def reset(self) -> None:
+        """Zero the recurrent state."""
         _wire.session_reply(self._exchange(_wire.RESET), "reset")
 
     def snapshot(self) -> Snapshot:
+        """The current state, to resume from later (on any server)."""
         return _wire.snapshot(self._exchange(_wire.SNAPSHOT))
 
     def close(self) -> None:
-        """Close the session on the server and end the stream."""
-        if self._call is None:
+        """Close the session on the server and end the stream (a gone session is fine)."""
+        if self._call is None and not self.id:
             return
         try:
             _wire.session_reply(self._exchange(_wire.CLOSE), "closed")
+        except SessionNotFound:
+            pass  # closed elsewhere or evicted: gone, as asked
         finally:
             self._abort()
+            self.id = ""
 
     def _abort(self) -> None:
         self._requests.put(None)

@@ -43,6 +43,11 @@ def items_of(x: Inputs) -> tuple[list[Item], bool]:
     return [x], False  # type: ignore[list-item]
 
 
+def checkable(status: pb.ModelStatus) -> bool:
+    """Whether a model's manifest can check input locally: ready, with an input spec."""
+    return bool(status.ready) and status.info.input.kind != pb.DATA_KIND_UNSPECIFIED
+
+
 def check(info: pb.ModelInfo, items: Sequence[object]) -> None:
     """Check every item with the shared codec; raise the server's message if one fails."""
     for index, item in enumerate(items):
@@ -56,14 +61,14 @@ def check(info: pb.ModelInfo, items: Sequence[object]) -> None:
 
 def batch_message(message: str, index: int, count: int) -> str:
     """The message for a failing item: as the codec says it, naming the item in a batch."""
-    return message if count == 1 else f"item {index}: {message}"
+    return message if count == 1 else f"input {index}: {message}"
 
 
-def predict_request(info: pb.ModelInfo, name: str, x: Inputs, version: int) -> Prepared:
+def predict_request(info: pb.ModelInfo | None, name: str, x: Inputs, version: int) -> Prepared:
+    """The request for `x`, checked with the manifest first when there is one."""
     items, batch = items_of(x)
-    if not items:
-        raise InvalidInput("empty batch: give at least one input", "INVALID_ARGUMENT")
-    check(info, items)
+    if info is not None:
+        check(info, items)
     request = pb.PredictRequest(
         model=name, version=version, inputs=[codecs.to_message(item) for item in items]
     )
@@ -109,7 +114,16 @@ def session_open(
     return pb.SessionRequest(open=open_)
 
 
-def session_step(info: pb.ModelInfo, symbol: object) -> pb.SessionRequest:
+def session_attach(session_id: str) -> pb.SessionRequest:
+    """Re-attach to a live session by id (after a failed call ended its stream)."""
+    return pb.SessionRequest(open=pb.SessionOpen(session_id=session_id))
+
+
+def session_step(info: pb.ModelInfo | None, symbol: object) -> pb.SessionRequest:
+    if info is None:  # not checkable here: the server checks
+        if isinstance(symbol, bool) or not isinstance(symbol, int):
+            raise InvalidInput(f"a session symbol is an int; got {symbol!r}", "INVALID_ARGUMENT")
+        return pb.SessionRequest(step=pb.SessionStep(symbol=symbol))
     try:
         value = codecs.encode_symbol(info, symbol)
     except codecs.InputError as exc:

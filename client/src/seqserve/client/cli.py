@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("symbols", nargs="*", help="symbols to step (or reset)")
     session.add_argument("--resume", metavar="FILE", help="resume from a saved snapshot")
     session.add_argument("--save", metavar="FILE", help="save a snapshot at the end")
+    session.add_argument("--attach", metavar="ID", help="re-attach to a live session by id")
     _add_version(session)
 
     health = command("health", "the server's health; exit 0 when SERVING")
@@ -272,7 +273,9 @@ def cmd_stream(client: Client, args: argparse.Namespace) -> int:
 def cmd_session(client: Client, args: argparse.Namespace) -> int:
     snapshot = _read_snapshot(args.resume) if args.resume else None
     interactive = not args.symbols and sys.stdin.isatty()
-    with client.session(args.name, version=args.version, snapshot=snapshot) as session:
+    with client.session(
+        args.name, version=args.version, snapshot=snapshot, session_id=args.attach
+    ) as session:
         if interactive:
             _interactive(session, args.name, args.json)
         else:
@@ -304,7 +307,7 @@ def _session_word(session: Session, word: str, as_json: bool) -> bool:
 
 def _interactive(session: Session, name: str, as_json: bool) -> None:
     print(
-        f"{name} session {session.id}: one symbol per line -> the predicted next symbol; "
+        f"{name} session {session.id}: one symbol per line gives the predicted next symbol; "
         "'reset', 'snapshot', 'quit'",
         file=sys.stderr,
     )
@@ -367,8 +370,24 @@ def exit_code(error: _errors.SeqServeError) -> int:
     return EXIT_USAGE  # a SeqServeError of no class: a client-side setting was wrong
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, letting inputs follow options too (`session recall --resume F 1 2`)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    listed = {"predict": "input", "stream": "input", "session": "symbols"}.get(args.command)
+    if extra and listed and not any(_is_option(word) for word in extra):
+        setattr(args, listed, [*getattr(args, listed), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _is_option(word: str) -> bool:
+    return word.startswith("-") and not isinstance(_number(word), int | float)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         with Client(
             args.target, timeout=args.timeout, tls=_tls(args), token=_token(args)
