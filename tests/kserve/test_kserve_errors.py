@@ -124,16 +124,19 @@ def test_stream_errors_do_not_end_the_stream(triton_client: Client) -> None:
     received: queue.Queue[tuple[object, object]] = queue.Queue()
     triton_client.start_stream(callback=lambda result, error: received.put((result, error)))
     try:
-        triton_client.async_stream_infer("no_such_model", [ints([[1, 2]])])
-        triton_client.async_stream_infer("sum_mlp", [ints([[1, 2]], "x")])
-        triton_client.async_stream_infer("sum_mlp", [ints([[1, 2]])])
+        triton_client.async_stream_infer("no_such_model", [ints([[1, 2]])], request_id="a")
+        triton_client.async_stream_infer("sum_mlp", [ints([[1, 2]], "x")], request_id="b")
+        triton_client.async_stream_infer("sum_mlp", [ints([[1, 2]])], request_id="c")
         replies = [received.get(timeout=30) for _ in range(3)]
     finally:
         triton_client.stop_stream()
-    (_, first), (_, second), (result, third) = replies
-    assert isinstance(first, triton.InferenceServerException)
-    assert first.message().startswith("model 'no_such_model' not found")
-    assert isinstance(second, triton.InferenceServerException)
-    assert "takes one input 'INPUT'" in second.message()
-    assert third is None and isinstance(result, triton.InferResult)
+    errors = sorted(
+        e.message() for _, e in replies if isinstance(e, triton.InferenceServerException)
+    )
+    assert len(errors) == 2
+    assert errors[0].startswith("model 'no_such_model' not found")
+    assert errors[1].startswith("model 'sum_mlp' takes one input 'INPUT'")
+    (result,) = [r for r, e in replies if e is None]
+    assert isinstance(result, triton.InferResult)
+    assert result.get_response().id == "c"
     assert result.as_numpy("ROUNDED").shape == (1, 1)

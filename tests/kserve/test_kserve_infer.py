@@ -164,3 +164,18 @@ def test_stream_other_kinds_answer_once(
     for result, error in received:
         assert error is None and _final(result)
         assert_same(exported["addition"], result, predict(v1_stub, "addition", items))
+
+
+def test_stream_requests_decode_together(
+    triton_client: Client, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
+) -> None:
+    """Many reverse requests on one stream: each final response matches Predict, by id."""
+    info = exported["reverse"]
+    batches = {f"req{k}": random_items(info, 4, seed=100 + k) for k in range(8)}
+    requests = [{"inputs": [tensor(items)], "request_id": key} for key, items in batches.items()]
+    received = stream(triton_client, "reverse", requests)
+    finals = {r.get_response().id: r for r, error in received if error is None and _final(r)}
+    assert sorted(finals) == sorted(batches)
+    for key, items in batches.items():
+        assert_same(info, finals[key], predict(v1_stub, "reverse", items))
+    assert len(received) == len(batches) * (4 * info.decode.steps + 1)
