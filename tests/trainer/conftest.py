@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,28 @@ def cache_dir() -> Path:
     return CACHE
 
 
-def run_trainer(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], float]:
+Run = Callable[..., tuple[subprocess.CompletedProcess[str], float]]
+
+
+@pytest.fixture(scope="session")
+def trainer_command() -> list[str]:
+    """The trainer CLI as a command line, sharing the training cache of `make train`."""
+    return [sys.executable, "-m", "seqserve.trainer", "--cache", str(CACHE)]
+
+
+@pytest.fixture(scope="session")
+def run_trainer() -> Run:
+    return _run_trainer
+
+
+@pytest.fixture(scope="session")
+def copy_latest() -> Callable[[Path, str, Path], Path]:
+    return _copy_latest
+
+
+def _run_trainer(
+    *args: str, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the trainer CLI from the repository root; return the result and its wall time."""
     start = time.perf_counter()
     result = subprocess.run(
@@ -51,7 +73,7 @@ def run_trainer(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedP
     return result, time.perf_counter() - start
 
 
-def copy_latest(models: Path, name: str, target: Path) -> Path:
+def _copy_latest(models: Path, name: str, target: Path) -> Path:
     """Copy the newest exported version of ``name`` into ``target/<name>/1``."""
     found = repository.latest(models, name)
     assert found is not None

@@ -6,8 +6,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,13 @@ from seqserve.trainer import catalog, repository
 from seqserve.trainer.__main__ import DEFAULT_SEED
 from seqserve.trainer.fingerprint import fingerprint
 
-from .conftest import CACHE, ROOT, copy_latest, run_trainer
+from .conftest import ROOT, Run
 
 FAST = "sum_mlp"
+Copy = Callable[[Path, str, Path], Path]
 
 
-def test_unknown_model_lists_the_valid_names() -> None:
+def test_unknown_model_lists_the_valid_names(run_trainer: Run) -> None:
     result, _ = run_trainer("train", "--only", "sum_mlp,nope")
     assert result.returncode == 2
     assert "unknown model nope" in result.stderr
@@ -43,7 +44,7 @@ def test_fingerprint_depends_on_seed_and_model() -> None:
     assert fingerprint(model, 1) != fingerprint(catalog.BY_NAME["sum_regression"], 1)
 
 
-def test_rerun_of_train_export_does_nothing(models_dir: Path) -> None:
+def test_rerun_of_train_export_does_nothing(models_dir: Path, run_trainer: Run) -> None:
     """`make train export` with every model up to date takes seconds and writes no version."""
     stale = [
         m.name
@@ -64,7 +65,9 @@ def test_rerun_of_train_export_does_nothing(models_dir: Path) -> None:
     assert after == before
 
 
-def test_changed_fingerprint_exports_the_next_version(models_dir: Path, tmp_path: Path) -> None:
+def test_changed_fingerprint_exports_the_next_version(
+    models_dir: Path, tmp_path: Path, run_trainer: Run, copy_latest: Copy
+) -> None:
     first = copy_latest(models_dir, FAST, tmp_path)
     result, _ = run_trainer("export", "--only", FAST, "--models", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -82,11 +85,16 @@ def test_changed_fingerprint_exports_the_next_version(models_dir: Path, tmp_path
     assert (tmp_path / "REPORT.md").is_file() and (tmp_path / "training.png").is_file()
 
 
-def test_killed_export_leaves_previous_version_intact(models_dir: Path, tmp_path: Path) -> None:
+def test_killed_export_leaves_previous_version_intact(
+    models_dir: Path,
+    tmp_path: Path,
+    run_trainer: Run,
+    copy_latest: Copy,
+    trainer_command: list[str],
+) -> None:
     first = copy_latest(models_dir, FAST, tmp_path)
     before = {p.name: p.read_bytes() for p in first.iterdir()}
-    command = [sys.executable, "-m", "seqserve.trainer", "export", "--only", FAST]
-    command += ["--force", "--models", str(tmp_path), "--cache", str(CACHE)]
+    command = [*trainer_command, "export", "--only", FAST, "--force", "--models", str(tmp_path)]
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -172,7 +172,7 @@ MODELS: tuple[Model, ...] = (
         input=_SUM_IN,
         output=_SUM_OUT,
         graphs=_model_graph((-1, ds.SUM_TERMS, 1), (-1, 1)),
-        plan=Plan(units=20_000, epochs=10, batch_size=32),
+        plan=Plan(units=20_000, epochs=10, batch_size=32, learning_rate=3e-3),
         bar=Bar("rmse", 1.0, higher_is_better=False),
         data="sum_regression",
     ),
