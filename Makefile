@@ -57,6 +57,20 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
+# Benchmarks (bench/): `bench` creates the peers' pinned virtualenvs (bench/setup.sh: MLServer,
+# PyTriton) and runs every system, writing docs/benchmarks.md and docs/bench.png (~12 min).
+# `bench-quick` (CI) runs seqserve and B0 for a few seconds per point into bench/results/.
+BENCH_ARGS ?=
+
+bench: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	bash bench/setup.sh
+	$(PY) -m bench --models $(MODELS) $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	$(PY) -m bench --quick --models $(MODELS) $(BENCH_ARGS)
+
 # Container image (docker/Dockerfile) from the exported models; needs a Docker daemon.
 # No registry reachable: docker/build.sh builds the python:3.11-slim base with
 # docker/offline-base.sh. docker-test starts (and stops) a daemon itself when it can.

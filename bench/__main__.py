@@ -1,0 +1,104 @@
+"""`python -m bench`: run the benchmark and write the report.
+
+    python -m bench                # make bench: every system -> docs/benchmarks.md, docs/bench.png
+    python -m bench --quick        # make bench-quick: seqserve and B0, a few seconds per point
+    python -m bench --report FILE  # rewrite the report from a saved results JSON
+
+Exit status is non-zero when the harness itself breaks: seqserve not starting, a point
+with no completed request, or more than 1% of requests failing. No speed is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench import report
+from bench.run import ROOT, Config, Runner, log
+
+ALL = ["B0", "E", "seqserve", "B1", "B3", "B4", "B2"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="seqserve and B0, short points")
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--duration", type=float, help="measured seconds per point")
+    parser.add_argument("--warmup", type=float, help="unmeasured seconds before each point")
+    parser.add_argument("--concurrency", default="1,8,64,256")
+    parser.add_argument("--systems", help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--procs", type=int, default=1, help="load generator processes")
+    parser.add_argument("--clients-per-channel", type=int, default=16)
+    parser.add_argument("--soak", type=float, default=60.0, help="seconds of the memory run")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the report goes")
+    parser.add_argument("--report", type=Path, help="only rewrite the report from this JSON")
+    return parser
+
+
+def check(results: dict) -> list[str]:
+    """What shows the harness (not the speed) is broken."""
+    problems = [
+        f"{s}: {w.splitlines()[0]}" for s, w in results["skipped"].items() if s == "seqserve"
+    ]
+    for p in results["points"]:
+        name = f"{p['system']} {p['scenario']} c={p['concurrency']}"
+        if p["requests"] == 0:
+            problems.append(f"{name}: no request completed ({p['error_sample']})")
+        elif p["errors"] > 0.01 * (p["requests"] + p["errors"]):
+            problems.append(f"{name}: {p['errors']} errors ({p['error_sample']})")
+    if "seqserve" in results["config"]["systems"] and not any(
+        p["system"] == "seqserve" for p in results["points"]
+    ):
+        problems.append("seqserve: no point measured")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.report:
+        results = json.loads(args.report.read_text())
+        report.write(results, args.docs, command=results.get("command", ""))
+        return 0
+    systems = (
+        args.systems.split(",") if args.systems else (["B0", "seqserve"] if args.quick else ALL)
+    )
+    cfg = Config(
+        models=args.models,
+        out=args.out,
+        duration=args.duration or (2.0 if args.quick else 8.0),
+        warmup=args.warmup if args.warmup is not None else (0.5 if args.quick else 1.0),
+        concurrency=[int(c) for c in args.concurrency.split(",")],
+        systems=systems,
+        procs=args.procs,
+        clients_per_channel=args.clients_per_channel,
+        soak_seconds=args.soak,
+        b0_seconds=0.15 if args.quick else 0.5,
+        quick=args.quick,
+    )
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    results = Runner(cfg).run()
+    results["command"] = "make bench-quick" if args.quick else "make bench"
+    results["argv"] = sys.argv[1:]
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    name = "quick" if args.quick else f"bench-{stamp}"
+    path = cfg.out / f"{name}.json"
+    path.write_text(json.dumps(results, indent=1, default=str))
+    log(f"results: {path} ({time.monotonic() - started:.0f} s)")
+    if args.quick:
+        (cfg.out / "quick.md").write_text(report.tables(results))
+    else:
+        report.write(results, args.docs, command=results["command"])
+        log(f"report: {args.docs / 'benchmarks.md'}, {args.docs / 'bench.png'}")
+    problems = check(results)
+    for problem in problems:
+        log(f"HARNESS PROBLEM: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

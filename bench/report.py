@@ -1,0 +1,551 @@
+"""Turn a benchmark results JSON into docs/benchmarks.md (this harness's part) and docs/bench.png.
+
+Only the part between the `bench:begin` / `bench:end` markers is rewritten; other sections
+of docs/benchmarks.md (startup and memory, written by the server's own tooling) are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- bench:begin (written by `make bench`; edit bench/report.py instead) -->"
+END = "<!-- bench:end -->"
+SYSTEMS = ["E", "seqserve", "B1", "B3", "B4"]
+LABELS = {
+    "E": "E: do-nothing gRPC server",
+    "seqserve": "seqserve",
+    "B1": "B1: seqserve, batching off",
+    "B3": "B3: MLServer 1.7",
+    "B4": "B4: Triton (PyTriton)",
+}
+SCENARIO_TEXT = {
+    "reverse": "`reverse`: 6 ints -> 3 ints, encoder + 3 greedy decoder steps on the server",
+    "addition": '`addition`: text "a+b" -> text, one graph',
+    "recall": "`recall`: a `Session` bidi stream per client, one step (symbol in, symbol out) "
+    "per request",
+    "reverse_bulk64": "`reverse`, 64 sequences per `Predict` request (R3)",
+}
+
+
+def _points(results: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    return {(p["system"], p["scenario"], p["concurrency"]): p for p in results["points"]}
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def _ms(x: float | None) -> str:
+    if x is None or math.isnan(x):
+        return "—"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+# ------------------------------------------------------------------ targets
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(name, target, measured, PASS/MISS/N/A) rows of the issue's targets."""
+    pts = _points(results)
+    b0 = results.get("b0", {})
+    b2 = results.get("b2", {})
+    rows: list[tuple[str, str, str, str]] = []
+
+    def get(system: str, scenario: str, c: int, key: str) -> float | None:
+        p = pts.get((system, scenario, c))
+        return None if p is None or p["requests"] == 0 else float(p[key])
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else "PASS" if ok else "MISS"
+
+    # R1
+    s, e = get("seqserve", "reverse", 1, "p50_ms"), get("E", "reverse", 1, "p50_ms")
+    b0_one = b0.get("reverse", {}).get("batch1", {}).get("ms_per_seq")
+    if None not in (s, e, b0_one):
+        bound = e + 2 * b0_one  # type: ignore[operator]
+        rows.append(
+            (
+                "R1 latency",
+                f"seqserve p50 at c=1 on reverse <= E p50 + 2 x B0 single = "
+                f"{_ms(e)} + 2 x {b0_one:.3f} = {bound:.2f} ms",
+                f"{_ms(s)} ms",
+                verdict(s <= bound),
+            )
+        )  # type: ignore[operator]
+    else:
+        rows.append(("R1 latency", "seqserve p50 c=1 <= E p50 + 2 x B0", "not measured", "n/a"))
+    # R2
+    for scen in ("reverse", "addition"):
+        s, b1 = get("seqserve", scen, 64, "seq_per_s"), get("B1", scen, 64, "seq_per_s")
+        ok = None if None in (s, b1) else s >= 3 * b1  # type: ignore[operator]
+        ratio = f"{s / b1:.1f}x" if ok is not None and b1 else "—"  # type: ignore[operator]
+        rows.append(
+            (
+                f"R2 batching ({scen})",
+                "seqserve >= 3x B1 at c=64",
+                f"{_fmt(s)} vs {_fmt(b1)} seq/s = {ratio}",
+                verdict(ok),
+            )
+        )
+    # R3
+    bulk = [
+        p
+        for p in results["points"]
+        if p["system"] == "seqserve" and p["scenario"] == "reverse_bulk64"
+    ]
+    best_bulk = max((p["seq_per_s"] for p in bulk), default=None)
+    b0_best = b0.get("reverse", {}).get("best", {})
+    if best_bulk is not None and b0_best:
+        ok = best_bulk >= 0.5 * b0_best["seq_per_s"]
+        rows.append(
+            (
+                "R3 bulk",
+                "64 sequences per request: >= 0.5x B0 best batched",
+                f"{_fmt(best_bulk)} vs {_fmt(b0_best['seq_per_s'])} seq/s (B0 batch "
+                f"{b0_best['batch']}) = {best_bulk / b0_best['seq_per_s']:.2f}x",
+                verdict(ok),
+            )
+        )
+    else:
+        rows.append(("R3 bulk", ">= 0.5x B0 best batched", "not measured", "n/a"))
+    # R4
+    rev = [p for p in results["points"] if p["system"] == "seqserve" and p["scenario"] == "reverse"]
+    best_rev = max((p["seq_per_s"] for p in rev), default=None)
+    k = b2.get("reverse", {})
+    for variant, factor in (("predict", 500), ("direct", 100)):
+        kv = k.get(variant, {}).get("seq_per_s")
+        if best_rev is None or kv is None:
+            rows.append((f"R4 vs Keras {variant}", f">= {factor}x", "not measured", "n/a"))
+            continue
+        ratio = best_rev / kv
+        what = "`predict` loop" if variant == "predict" else "direct calls"
+        rows.append(
+            (
+                f"R4 vs Keras {variant}",
+                f"seqserve on reverse >= {factor}x Keras {what}",
+                f"{_fmt(best_rev)} vs {kv:.1f} seq/s = {ratio:,.0f}x",
+                verdict(ratio >= factor),
+            )
+        )
+    # R5
+    for scen in ("reverse", "addition"):
+        s = get("seqserve", scen, 64, "seq_per_s")
+        s99 = get("seqserve", scen, 64, "p99_ms")
+        for peer, factor in (("B4", 1.5), ("B3", 2.5)):
+            o, o99 = get(peer, scen, 64, "seq_per_s"), get(peer, scen, 64, "p99_ms")
+            if None in (s, o, s99, o99):
+                why = results.get("skipped", {}).get(peer, "")
+                rows.append(
+                    (
+                        f"R5 vs {peer} ({scen})",
+                        f">= {factor}x {peer} at c=64, p99 below",
+                        "not measured" + (f" ({peer} did not run)" if why else ""),
+                        "n/a",
+                    )
+                )
+                continue
+            ok = s >= factor * o and s99 < o99  # type: ignore[operator]
+            rows.append(
+                (
+                    f"R5 vs {peer} ({scen})",
+                    f"seqserve >= {factor}x {peer} at c=64, p99 below",
+                    f"{_fmt(s)} vs {_fmt(o)} seq/s = {s / o:.2f}x; p99 {_ms(s99)} vs "  # type: ignore[operator]
+                    f"{_ms(o99)} ms",
+                    verdict(ok),
+                )
+            )
+    # R6
+    for scen in ("reverse", "addition", "recall"):
+        s, e = get("seqserve", scen, 64, "seq_per_s"), get("E", scen, 64, "seq_per_s")
+        ok = None if None in (s, e) else s >= 0.8 * e  # type: ignore[operator]
+        ratio = f" = {s / e:.2f}x" if ok is not None else ""  # type: ignore[operator]
+        rows.append(
+            (
+                f"R6 near the limit ({scen})",
+                "seqserve >= 0.8x E at c=64",
+                f"{_fmt(s)} vs {_fmt(e)} seq/s{ratio}",
+                verdict(ok),
+            )
+        )
+    # Tail
+    for scen in ("reverse", "addition", "recall"):
+        p50, p99 = get("seqserve", scen, 64, "p50_ms"), get("seqserve", scen, 64, "p99_ms")
+        ok = None if None in (p50, p99) else p99 <= 5 * p50  # type: ignore[operator]
+        rows.append(
+            (
+                f"Tail ({scen})",
+                "p99 <= 5x p50 at c=64",
+                f"p50 {_ms(p50)}, p99 {_ms(p99)} ms"
+                + (f" = {p99 / p50:.1f}x" if ok is not None else ""),  # type: ignore[operator]
+                verdict(ok),
+            )
+        )
+    # Memory
+    rss = [p["server_rss_mb"] for p in results["points"] if p["system"] == "seqserve"]
+    soak = results.get("soak", {}).get("rss", [])
+    peak = max(rss + [mb for _, mb in soak], default=None)
+    if peak is not None:
+        rows.append(
+            (
+                "Memory peak",
+                "seqserve RSS under load <= 300 MB",
+                f"{peak:.0f} MB",
+                verdict(peak <= 300),
+            )
+        )
+    if soak:
+        growth, text = soak_growth(soak)
+        rows.append(
+            (
+                "Memory flat",
+                "no growth over a 60 s run at c=64 (< 5%)",
+                text,
+                verdict(growth < 0.05),
+            )
+        )
+    return rows
+
+
+def soak_growth(samples: list[list[float]] | list[tuple[float, float]]) -> tuple[float, str]:
+    """Growth from the first 10 s after warm-up (5-15 s) to the last 10 s of the memory run."""
+    end = samples[-1][0]
+    early = [mb for t, mb in samples if 5 <= t < 15] or [samples[0][1]]
+    late = [mb for t, mb in samples if t >= end - 10] or [samples[-1][1]]
+    a, b = sum(early) / len(early), sum(late) / len(late)
+    growth = (b - a) / a if a else 0.0
+    return growth, f"{a:.1f} MB (5-15 s) -> {b:.1f} MB (last 10 s): {100 * growth:+.1f}%"
+
+
+# ------------------------------------------------------------------ tables
+
+
+def _cell(p: dict[str, Any] | None) -> str:
+    if p is None:
+        return "—"
+    if p["requests"] == 0:
+        return f"failed: {p['error_sample'][:60]}"
+    err = f", {p['errors']} err" if p["errors"] else ""
+    return f"**{_fmt(p['seq_per_s'])}**/s · {_ms(p['p50_ms'])} / {_ms(p['p99_ms'])} ms{err}"
+
+
+def tables(results: dict[str, Any]) -> str:
+    pts = _points(results)
+    conc = sorted({p["concurrency"] for p in results["points"]})
+    out: list[str] = []
+    scenarios = [s for s in SCENARIO_TEXT if any(p["scenario"] == s for p in results["points"])]
+    for scen in scenarios:
+        cs = sorted({p["concurrency"] for p in results["points"] if p["scenario"] == scen}) or conc
+        out.append(f"#### {SCENARIO_TEXT[scen]}\n")
+        out.append("Each cell: sequences/s · p50 / p99 latency per request.\n")
+        out.append("| system | " + " | ".join(f"c={c}" for c in cs) + " |")
+        out.append("|---|" + "---|" * len(cs))
+        for system in SYSTEMS:
+            row = [pts.get((system, scen, c)) for c in cs]
+            if any(row):
+                out.append(f"| {LABELS[system]} | " + " | ".join(_cell(p) for p in row) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def details(results: dict[str, Any]) -> str:
+    out = [
+        "| system | scenario | c | requests | seq/s | p50 ms | p90 ms | p99 ms | max ms | "
+        "errors | server CPU (cores) | generator CPU (cores) | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in results["points"]:
+        errs = ", ".join(f"{k} {v}" for k, v in p["error_codes"].items()) or "0"
+        out.append(
+            f"| {p['system']} | {p['scenario']} | {p['concurrency']} | {p['requests']} | "
+            f"{_fmt(p['seq_per_s'])} | {_ms(p['p50_ms'])} | {_ms(p['p90_ms'])} | "
+            f"{_ms(p['p99_ms'])} | {_ms(p['max_ms'])} | {errs} | {p['server_cpu']:.2f} | "
+            f"{p['gen_cpu']:.2f} | {p['server_rss_mb']:.0f} |"
+        )
+    return "\n".join(out)
+
+
+def b0_table(results: dict[str, Any]) -> str:
+    b0 = results.get("b0", {})
+    if not b0:
+        return "B0 did not run: " + results.get("skipped", {}).get("B0", "no result")
+    out = [
+        "| model | batch 1: ms per sequence | batch 1: seq/s | best batch | best: seq/s |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in b0.items():
+        one, best = r["batch1"], r["best"]
+        out.append(
+            f"| {name} | {one['ms_per_seq']:.3f} | {_fmt(one['seq_per_s'])} | {best['batch']} | "
+            f"{_fmt(best['seq_per_s'])} |"
+        )
+    return "\n".join(out)
+
+
+def b2_table(results: dict[str, Any]) -> str:
+    b2 = results.get("b2", {})
+    if not b2:
+        return "B2 did not run: " + results.get("skipped", {}).get("B2", "no result")
+    out = [
+        "| model | `model.predict` per call: seq/s (ms) | direct `model(x)` calls: seq/s (ms) | "
+        "sequences timed | weights |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in b2.items():
+        pr, di = r["predict"], r["direct"]
+        out.append(
+            f"| {name} | {pr['seq_per_s']:.1f} ({pr['ms_per_seq']:.1f}) | "
+            f"{di['seq_per_s']:.1f} ({di['ms_per_seq']:.1f}) | {pr['sequences']} + "
+            f"{di['sequences']} | {r['weights'].split(' (')[0].split(' from ')[0]} |"
+        )
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ profile
+
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
+
+
+def _bucket(file: str, func: str) -> str:
+    if "onnxruntime" in file:
+        return "onnxruntime (graph calls)"
+    if "/grpc/" in file or "cygrpc" in file or "grpc/_cython" in file:
+        return "grpc (aio server, Cython)"
+    if "asyncio" in file or "selectors" in file:
+        return "asyncio event loop"
+    if "google/protobuf" in file or "protobuf" in file:
+        return "protobuf"
+    if "numpy" in file:
+        return "numpy"
+    if "seqserve/server" in file or "seqserve/client" in file:
+        return f"seqserve {Path(file).stem}.{func}"
+    if "threading" in file or "concurrent/futures" in file or "queue.py" in file:
+        return "threads / executor hand-off"
+    return f"other ({Path(file).name})"
+
+
+def profile_summary(path: Path, top: int = 12) -> str:
+    """Self time by place, from py-spy's raw (collapsed stacks) output."""
+    if not path.is_file():
+        return ""
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        m = _FRAME.match(leaf.strip())
+        file, func = (m["file"], m["func"]) if m else ("", leaf)
+        own[_bucket(file, func)] += int(count)
+        total += int(count)
+    if not total:
+        return ""
+    out = ["| where (self time of the sampled server threads) | share |", "|---|---|"]
+    for name, n in own.most_common(top):
+        out.append(f"| {name} | {100 * n / total:.1f}% |")
+    return "\n".join(out) + f"\n\n({total} samples at 250 Hz over all threads.)"
+
+
+# ------------------------------------------------------------------ plot
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = ["reverse", "addition", "recall"]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    colors = {"E": "0.5", "seqserve": "C0", "B1": "C1", "B3": "C2", "B4": "C3"}
+    b0 = results.get("b0", {})
+    for col, scen in enumerate(scenarios):
+        top, bottom = axes[0][col], axes[1][col]
+        for system in SYSTEMS:
+            pts = sorted(
+                (
+                    p
+                    for p in results["points"]
+                    if p["system"] == system and p["scenario"] == scen and p["requests"]
+                ),
+                key=lambda p: p["concurrency"],
+            )
+            if not pts:
+                continue
+            cs = [p["concurrency"] for p in pts]
+            style = {"color": colors[system], "marker": "o"}
+            top.plot(cs, [p["seq_per_s"] for p in pts], label=LABELS[system], **style)
+            bottom.plot(cs, [p["p50_ms"] for p in pts], label=f"{system} p50", **style)
+            bottom.plot(
+                cs,
+                [p["p99_ms"] for p in pts],
+                linestyle="--",
+                label=f"{system} p99",
+                color=colors[system],
+                marker="x",
+            )
+        if scen in b0:
+            top.axhline(
+                b0[scen]["batch1"]["seq_per_s"],
+                color="k",
+                linestyle=":",
+                linewidth=1,
+                label="B0 batch 1 (in-process)",
+            )
+        top.set_title(f"{scen}: throughput")
+        top.set_ylabel("sequences / s")
+        bottom.set_title(f"{scen}: latency (solid p50, dashed p99)")
+        bottom.set_ylabel("ms per request")
+        for ax in (top, bottom):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("concurrent clients")
+            ax.grid(True, which="both", alpha=0.3)
+        top.set_yscale("log")
+        bottom.set_yscale("log")
+        top.legend(fontsize=7)
+    machine = results["machine"]
+    fig.suptitle(
+        f"seqserve benchmark · {machine['cores']} cores, {machine['cpu']} · "
+        f"{results['machine']['started']}"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ document
+
+
+def section(results: dict[str, Any], command: str) -> str:
+    cfg, machine = results["config"], results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    rows = targets(results)
+    target_lines = ["| target | bar | measured | verdict |", "|---|---|---|---|"]
+    target_lines += [f"| {a} | {b} | {c} | **{d}** |" for a, b, c, d in rows]
+    skipped = results.get("skipped", {})
+    skipped_text = (
+        "\n".join(
+            f"- **{s}**: not run.\n\n  ```\n  {w.strip()[:1500]}\n  ```" for s, w in skipped.items()
+        )
+        if skipped
+        else "Every system ran."
+    )
+    checks = "\n".join(f"- {k}: `{v}`" for k, v in results.get("checks", {}).items())
+    soak = results.get("soak", {})
+    soak_text = ""
+    if soak.get("rss"):
+        _, growth = soak_growth(soak["rss"])
+        pt = soak["point"]
+        soak_text = (
+            f"Memory run: `reverse` at c=64 for {soak['seconds']:.0f} s, server RSS sampled every "
+            f"second: {growth}; {_fmt(pt['seq_per_s'])} seq/s, p99 {_ms(pt['p99_ms'])} ms. "
+            f"Idle RSS after start: "
+            + ", ".join(f"{k} {v:.0f} MB" for k, v in results.get("idle_rss_mb", {}).items())
+            + "."
+        )
+    prof = results.get("profile", {})
+    prof_table = profile_summary(Path(prof["file"])) if prof.get("file") else ""
+    load = "/".join(f"{x:.2f}" for x in machine.get("load_before", []))
+    load_after = "/".join(f"{x:.2f}" for x in machine.get("load_after", []))
+    parts = [
+        BEGIN,
+        "## Throughput and latency (`make bench`)",
+        "",
+        f"One run of `{command}` (code in `bench/`), {machine['started']}, "
+        f"commit `{machine['commit']}`, {results.get('wall_s', 0) / 60:.1f} min in all.",
+        "",
+        f"- Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']} memory, "
+        f"Linux {machine['kernel']}; load average before {load}, after {load_after}.",
+        f"- Versions: {versions}.",
+        f"- Load: closed loop, {cfg['duration']:g} s measured per point after "
+        f"{cfg['warmup']:g} s of warm-up, concurrency "
+        f"{', '.join(map(str, cfg['concurrency']))}; generator: "
+        f"{cfg['procs']} process(es), raw `grpc.aio` multicallables on pre-serialized requests "
+        f"(answers not parsed), one channel per {cfg['clients_per_channel']} clients. Every server "
+        "runs as a subprocess on 127.0.0.1 and shares the 2 cores with the generator.",
+        "- Servers: seqserve with its defaults; B1 = seqserve "
+        f"`{' '.join(cfg.get('b1_flags', []))}`; "
+        f"B3 = MLServer, `parallel_workers: 0` (inference in the server's own process; MLServer "
+        f"1.7.1 with uvloop 0.23 as installed), adaptive batching `max_batch_size` "
+        f"{cfg['peer_batch']}, `max_batch_time` {cfg['mlserver_delay_s'] * 1e3:g} ms; B4 = "
+        f"PyTriton 0.7.0 (tritonserver 2.51, Python backend), dynamic batcher `max_batch_size` "
+        f"{cfg['peer_batch']}, `max_queue_delay_microseconds` {cfg['triton_delay_us']}. B3 and B4 "
+        "run the same ONNX graphs and decode loop as B0 (`bench/onnx_graphs.py`), one onnxruntime "
+        "thread, and receive the input symbols as one INT64 tensor over the KServe v2 gRPC API "
+        "(`bench/open_inference.proto`); `addition` text is turned into symbols by the generator, "
+        "so they do less work per request than seqserve, which parses the text. They have no "
+        "session API, so `recall` runs on seqserve, B1 and E only.",
+        "",
+        "### Targets (issue 9)",
+        "",
+        *target_lines,
+        "",
+        "### Results",
+        "",
+        tables(results),
+        "#### B0: the same graphs in-process, no gRPC (one onnxruntime thread)",
+        "",
+        b0_table(results),
+        "",
+        "#### B2: the tutorial way, Keras per sequence",
+        "",
+        b2_table(results),
+        "",
+        "#### Baselines that did not run",
+        "",
+        skipped_text,
+        "",
+        "#### Memory",
+        "",
+        soak_text or "Not measured.",
+        "",
+    ]
+    if prof_table:
+        parts += [
+            "#### Where seqserve's time goes (py-spy, `reverse` at c=64)",
+            "",
+            prof_table,
+            "",
+        ]
+    parts += [
+        "#### Answer checks (one parsed call per system and scenario before its points)",
+        "",
+        checks,
+        "",
+        "<details><summary>Every point</summary>",
+        "",
+        details(results),
+        "",
+        "</details>",
+        "",
+        "![throughput and latency](bench.png)",
+        "",
+        END,
+    ]
+    return "\n".join(parts)
+
+
+def write(results: dict[str, Any], docs: Path, command: str) -> None:
+    docs.mkdir(parents=True, exist_ok=True)
+    md = docs / "benchmarks.md"
+    text = md.read_text(encoding="utf-8") if md.exists() else "# Benchmarks\n"
+    new = section(results, command)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + new + tail
+    else:
+        lines = text.splitlines()
+        at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0)
+        text = "\n".join([*lines[:at], "", new, "", *lines[at:]]).rstrip() + "\n"
+    md.write_text(text, encoding="utf-8")
+    plot(results, docs / "bench.png")

@@ -1,0 +1,371 @@
+"""The benchmark run: every system and scenario in one process tree, one after another.
+
+Order: machine facts, B0 (in-process, before any server), then each server in turn (E,
+seqserve, B1, B3, B4): start, wait until ready, one parsed call per scenario as a check,
+then the closed-loop points, then stop. seqserve also gets the bulk scenario (64
+sequences per request), a 60 s memory run and a py-spy profile. B2 (Keras) runs last, as
+it loads TensorFlow. Everything lands in one JSON file, from which `bench.report` writes
+docs/benchmarks.md and docs/bench.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import systems
+from bench.loadgen import Generator, Load
+from bench.procs import RssSampler, Server
+from bench.systems import SCENARIOS, Scenario
+
+ROOT = systems.ROOT
+B1_FLAGS = ["--max-batch-size", "1", "--max-active-sequences", "1"]
+
+
+@dataclass
+class Config:
+    models: Path
+    out: Path  # results folder
+    duration: float
+    warmup: float
+    concurrency: list[int]
+    systems: list[str]
+    procs: int = 1
+    clients_per_channel: int = 16
+    bulk_concurrency: list[int] = field(default_factory=lambda: [1, 8])
+    soak_seconds: float = 60.0
+    profile_seconds: float = 10.0
+    b0_seconds: float = 0.5
+    peer_batch: int = 64
+    mlserver_delay_s: float = 0.001
+    triton_delay_us: int = 0
+    quick: bool = False
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def machine_facts() -> dict[str, Any]:
+    cpu = ""
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with open("/proc/meminfo", encoding="utf-8") as f:
+        mem = f"{int(f.readline().split()[1]) / 1e6:.1f} GB"
+    versions: dict[str, str] = {"python": platform.python_version()}
+    for pkg in ("grpcio", "protobuf", "onnxruntime", "numpy", "tensorflow-cpu", "keras"):
+        try:
+            from importlib.metadata import version
+
+            versions[pkg] = version(pkg)
+        except Exception:
+            continue
+    for venv, pkgs in (("mlserver", "mlserver"), ("pytriton", "nvidia-pytriton")):
+        python = systems.venv_python(venv)
+        if python.exists():
+            got = subprocess.run(
+                [str(python), "-c", f"import importlib.metadata as m; print(m.version('{pkgs}'))"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            if got:
+                versions[pkgs] = got
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "kernel": platform.release(),
+        "versions": versions,
+        "commit": commit,
+        "load_before": os.getloadavg(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+
+
+class Runner:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.logs = cfg.out / "logs"
+        self.results: dict[str, Any] = {
+            "config": {
+                **{k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
+                "b1_flags": B1_FLAGS,
+            },
+            "machine": machine_facts(),
+            "points": [],
+            "checks": {},
+            "skipped": {},
+            "b0": {},
+            "b2": {},
+            "soak": {},
+            "profile": {},
+            "idle_rss_mb": {},
+        }
+        self.gen = Generator(cfg.procs, cfg.clients_per_channel)
+
+    # ---------------------------------------------------------------- points
+
+    def point(
+        self, system: str, scenario: Scenario, load: Load, concurrency: int, server: Server
+    ) -> dict[str, Any]:
+        cpu0 = server.cpu_s()
+        t0 = time.monotonic()
+        with RssSampler(server.rss_mb) as rss:
+            result = self.gen.run(load, concurrency, self.cfg.duration, self.cfg.warmup)
+        wall = time.monotonic() - t0
+        result.update(
+            system=system,
+            scenario=scenario.name,
+            concurrency=concurrency,
+            server_rss_mb=rss.max_mb,
+            server_cpu=(server.cpu_s() - cpu0) / wall,
+        )
+        self.results["points"].append(result)
+        err = f", {result['errors']} errors ({result['error_sample']})" if result["errors"] else ""
+        log(
+            f"  {system:8s} {scenario.name:15s} c={concurrency:<4d} "
+            f"{result['seq_per_s']:9.0f} seq/s  p50 {result['p50_ms']:7.2f} ms  "
+            f"p99 {result['p99_ms']:7.2f} ms  srv cpu {result['server_cpu']:.2f} "
+            f"gen cpu {result['gen_cpu']:.2f}  rss {rss.max_mb:.0f} MB{err}"
+        )
+        return result
+
+    def skip(self, system: str, why: str) -> None:
+        log(f"{system}: NOT RUN: {why.splitlines()[0] if why else ''}")
+        self.results["skipped"][system] = why
+
+    def serve(
+        self,
+        system: str,
+        server: Server,
+        ready: Callable[[], Any],
+        check: Callable[[Scenario], Any],
+        load: Callable[[Scenario], Load],
+        scenarios: list[str],
+        extra: Callable[[Server], None] | None = None,
+    ) -> None:
+        log(f"{system}: starting: {' '.join(server.cmd)}")
+        t0 = time.monotonic()
+        try:
+            server.start()
+            asyncio.run(ready())
+            self.results.setdefault("startup_s", {})[system] = time.monotonic() - t0
+            self.results["idle_rss_mb"][system] = server.rss_mb()
+            log(f"{system}: ready in {time.monotonic() - t0:.1f} s, {server.rss_mb():.0f} MB")
+            for name in scenarios:
+                scenario = SCENARIOS[name]
+                sample = asyncio.run(check(scenario))
+                self.results["checks"][f"{system}/{name}"] = sample
+                log(f"{system}: check {sample}")
+                concurrency = (
+                    self.cfg.bulk_concurrency if scenario.per_request > 1 else self.cfg.concurrency
+                )
+                for c in concurrency:
+                    self.point(system, scenario, load(scenario), c, server)
+            if extra is not None:
+                extra(server)
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            self.skip(
+                system, f"{detail}\n{server.tail()}" if server.tail() not in detail else detail
+            )
+        finally:
+            server.stop()
+
+    # ---------------------------------------------------------------- systems
+
+    def run_e(self) -> None:
+        server, target = systems.echo_server(self.logs)
+        self.serve(
+            "E",
+            server,
+            lambda: systems.wait_seqserve(target, [], server, 30),
+            lambda s: systems.seqserve_check(target, s),
+            lambda s: systems.seqserve_load(target, s),
+            ["reverse", "addition", "recall"],
+        )
+
+    def run_seqserve(self, system: str, flags: list[str], scenarios: list[str]) -> None:
+        server, target = systems.seqserve_server(system, self.cfg.models, self.logs, flags)
+        models = sorted({SCENARIOS[s].model for s in scenarios})
+        extra = (
+            self.seqserve_extras(target) if system == "seqserve" and not self.cfg.quick else None
+        )
+        self.serve(
+            system,
+            server,
+            lambda: systems.wait_seqserve(target, models, server, 120),
+            lambda s: systems.seqserve_check(target, s),
+            lambda s: systems.seqserve_load(target, s),
+            scenarios,
+            extra,
+        )
+
+    def seqserve_extras(self, target: str) -> Callable[[Server], None]:
+        def extras(server: Server) -> None:
+            self.soak(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
+            self.profile(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
+
+        return extras
+
+    def soak(self, server: Server, load: Load) -> None:
+        secs = self.cfg.soak_seconds
+        log(f"seqserve: memory run, reverse c=64 for {secs:.0f} s")
+        with RssSampler(server.rss_mb, every=1.0) as rss:
+            result = self.gen.run(load, 64, secs, 0.0)
+        self.results["soak"] = {"seconds": secs, "rss": rss.samples, "point": result}
+        log(f"seqserve: memory run {rss.samples[0][1]:.0f} -> {rss.samples[-1][1]:.0f} MB")
+
+    def profile(self, server: Server, load: Load) -> None:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists():
+            self.results["profile"] = {"error": "py-spy not installed (make install)"}
+            return
+        out = self.cfg.out / "profile-seqserve-reverse-c64.txt"
+        secs = self.cfg.profile_seconds
+        log(f"seqserve: py-spy profile, reverse c=64 for {secs:.0f} s")
+        cmd = [
+            spy,
+            "record",
+            "-p",
+            str(server.pid),
+            "-d",
+            str(int(secs)),
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ]
+        spy_proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.gen.run(load, 64, secs, 0.5)
+        text = spy_proc.communicate(timeout=60)[0].decode(errors="replace")
+        self.results["profile"] = {"file": str(out), "log": text[-500:]}
+
+    def run_mlserver(self) -> None:
+        why = systems.venv_ready("mlserver")
+        if why:
+            self.skip("B3", why)
+            return
+        names = ["reverse", "addition"]
+        oip = systems.kserve_module(self.cfg.out / "gen")
+        server, target = systems.mlserver_server(
+            self.cfg.models,
+            names,
+            self.cfg.out,
+            self.logs,
+            self.cfg.peer_batch,
+            self.cfg.mlserver_delay_s,
+        )
+        self.serve(
+            "B3",
+            server,
+            lambda: systems.wait_kserve(oip, target, names, server, 120),
+            lambda s: systems.kserve_check(oip, target, s),
+            lambda s: systems.kserve_load(oip, target, s),
+            names,
+        )
+
+    def run_pytriton(self) -> None:
+        why = systems.venv_ready("pytriton")
+        if why:
+            self.skip("B4", why)
+            return
+        names = ["reverse", "addition"]
+        oip = systems.kserve_module(self.cfg.out / "gen")
+        server, target = systems.pytriton_server(
+            self.cfg.models, names, self.logs, self.cfg.peer_batch, self.cfg.triton_delay_us
+        )
+        self.serve(
+            "B4",
+            server,
+            lambda: systems.wait_kserve(oip, target, names, server, 120),
+            lambda s: systems.kserve_check(oip, target, s),
+            lambda s: systems.kserve_load(oip, target, s),
+            names,
+        )
+
+    def run_subprocess(self, system: str, key: str, cmd: list[str], timeout: float) -> None:
+        log(f"{system}: {' '.join(cmd)}")
+        try:
+            done = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        except subprocess.TimeoutExpired:
+            self.skip(system, f"timed out after {timeout:.0f} s")
+            return
+        (self.logs / f"{system}.log").write_text(done.stderr)
+        if done.returncode != 0:
+            self.skip(system, f"exit {done.returncode}: {done.stderr.strip()[-1500:]}")
+            return
+        self.results[key] = json.loads(done.stdout)
+        log(f"{system}: {json.dumps(self.results[key])[:400]}")
+
+    def run_b0(self) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.inprocess",
+            "--models",
+            str(self.cfg.models),
+            "--seconds",
+            str(self.cfg.b0_seconds),
+        ]
+        self.run_subprocess("B0", "b0", cmd, 300)
+
+    def run_b2(self) -> None:
+        cmd = [sys.executable, "-m", "bench.keras_baseline", "--models", str(self.cfg.models)]
+        self.run_subprocess("B2", "b2", cmd, 600)
+
+    # ---------------------------------------------------------------- all
+
+    def run(self) -> dict[str, Any]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        steps: dict[str, Callable[[], None]] = {
+            "B0": self.run_b0,
+            "E": self.run_e,
+            "seqserve": lambda: self.run_seqserve(
+                "seqserve",
+                [],
+                ["reverse", "addition", "recall"] + ([] if self.cfg.quick else ["reverse_bulk64"]),
+            ),
+            "B1": lambda: self.run_seqserve("B1", B1_FLAGS, ["reverse", "addition", "recall"]),
+            "B3": self.run_mlserver,
+            "B4": self.run_pytriton,
+            "B2": self.run_b2,
+        }
+        t0 = time.monotonic()
+        try:
+            for name in steps:
+                if name in self.cfg.systems:
+                    steps[name]()
+        finally:
+            self.gen.close()
+        self.results["machine"]["load_after"] = os.getloadavg()
+        self.results["wall_s"] = time.monotonic() - t0
+        return self.results
