@@ -140,3 +140,12 @@ def test_stream_errors_do_not_end_the_stream(triton_client: Client) -> None:
     assert isinstance(result, triton.InferResult)
     assert result.get_response().id == "c"
     assert result.as_numpy("ROUNDED").shape == (1, 1)
+
+
+def test_request_timeout(triton_client: Client) -> None:
+    """Triton's `timeout` parameter (microseconds) bounds the request like a deadline."""
+    code, message = failure(triton_client.infer, "reverse", [ints([[1, 2, 3, 4, 5, 6]])], timeout=1)
+    assert code == "StatusCode.DEADLINE_EXCEEDED"
+    assert message == "deadline exceeded before the answer was ready"
+    result = triton_client.infer("reverse", [ints([[1, 2, 3, 4, 5, 6]])], timeout=10_000_000)
+    assert result.as_numpy("OUTPUT").shape == (1, 3)

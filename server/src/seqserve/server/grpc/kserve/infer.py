@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from seqserve.server import validation
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.engines import ItemResult, SymbolEvent
-from seqserve.server.errors import Starting
+from seqserve.server.errors import InvalidInput, Starting
 from seqserve.server.grpc.kserve import describe, inputs, outputs
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
@@ -21,6 +21,22 @@ from seqserve.server.repository import ModelVersion
 from seqserve.v1 import seqserve_pb2 as pb
 
 FINAL = "triton_final_response"
+TIMEOUT = "timeout"  # Triton's per-request timeout parameter, in microseconds
+
+
+def time_budget(request: kpb.ModelInferRequest, time_remaining: float | None) -> float | None:
+    """Seconds the request may take: the call's deadline or the request's `timeout`
+    (microseconds, 0 for none), whichever is sooner; None: the server's default applies."""
+    if TIMEOUT not in request.parameters:
+        return time_remaining
+    param = request.parameters[TIMEOUT]
+    which = param.WhichOneof("parameter_choice")
+    if which not in ("int64_param", "uint64_param") or getattr(param, which) < 0:
+        raise InvalidInput(f"parameter {TIMEOUT} must be microseconds (0: no timeout)")
+    if getattr(param, which) == 0:
+        return time_remaining
+    timeout = float(getattr(param, which)) / 1e6
+    return timeout if time_remaining is None else min(timeout, time_remaining)
 
 
 class Inference:
@@ -71,7 +87,7 @@ class Inference:
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
     ) -> validation.ValidPredict:
         items = inputs.read_items(model.info, request)
-        deadline = self._core.deadline(time_remaining)
+        deadline = self._core.deadline(time_budget(request, time_remaining))
         return validation.predict_from_values(
             model, items, self._core.settings.max_batch_items, deadline
         )

@@ -128,12 +128,21 @@ class KServeServicer:
                 ):
                     yield kpb.ModelStreamInferResponse(infer_response=response)
             except SeqServeError as exc:
-                yield kpb.ModelStreamInferResponse(error_message=exc.message)
+                yield _stream_error(request, exc.message)
             except Exception as exc:  # a bug: log it, never send internals
                 request_id = uuid.uuid4().hex[:12]
                 log.error("stream request %s failed", request_id, exc_info=exc)
-                message = f"internal error (request id {request_id})"
-                yield kpb.ModelStreamInferResponse(error_message=message)
+                yield _stream_error(request, f"internal error (request id {request_id})")
 
         async for response in streams.concurrently(requests, handle, in_order):
             yield response
+
+
+def _stream_error(request: kpb.ModelInferRequest, message: str) -> kpb.ModelStreamInferResponse:
+    """A failed stream request: the message, and the request's model and id to match it by."""
+    return kpb.ModelStreamInferResponse(
+        error_message=message,
+        infer_response=kpb.ModelInferResponse(
+            model_name=request.model_name, model_version=request.model_version, id=request.id
+        ),
+    )
