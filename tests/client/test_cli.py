@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from client_support import CLI, lines
 
 from seqserve.client import Client
-
-from client_support import CLI, lines
 
 # ------------------------------------------------------------------ predict
 

@@ -10,7 +10,8 @@ import pytest
 from client_support import CLI, copy_model, run_cli
 
 import seqserve.client as api
-from seqserve.client import Client, cli as seqserve_cli
+from seqserve.client import Client
+from seqserve.client import cli as seqserve_cli
 
 
 def assert_error(done: Any, code: int, message: str) -> None:

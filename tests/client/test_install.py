@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "onnxruntime", "tensorflow", "tensorflow-cpu", "keras", "torch")
 
