@@ -7,7 +7,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
+from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
 from seqserve.server.grpc.servicer import SeqServeServicer
+from seqserve.server.grpc.tls import server_credentials
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
@@ -26,7 +28,12 @@ def create_server(
     once the models are loaded.
     """
     limit = settings.max_message_bytes
+    tokens = load_tokens(settings)
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if tokens:
+        interceptors.append(TokenAuthInterceptor(tokens))
     server = grpc.aio.server(
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
@@ -38,8 +45,14 @@ def create_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
-    reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(f"{_host(settings.host)}:{settings.port}")
+    if settings.reflection:
+        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+    address = f"{_host(settings.host)}:{settings.port}"
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     return server, port, health_servicer
