@@ -4,7 +4,8 @@
 # Needs a reachable Docker daemon. When the base image (python:3.11-slim) is not there it is
 # pulled; when no registry can be reached it is built locally by docker/offline-base.sh
 # (DOCKER_BASE=offline skips the pull attempt, DOCKER_BASE=pull never builds locally).
-# Environment: IMAGE (seqserve:latest), DOCKER_BASE (auto|pull|offline), BUILD_TIMEOUT (s).
+# Environment: IMAGE (seqserve:latest), DOCKER_BASE (auto|pull|offline), BUILD_TIMEOUT (s),
+#   BUILD_NETWORK (docker build --network, e.g. `host` where the bridge network has no egress).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ IMAGE=${IMAGE:-seqserve:latest}
 BASE=python:3.11-slim
 DOCKER_BASE=${DOCKER_BASE:-auto}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-1800}
+export BUILD_NETWORK=${BUILD_NETWORK:-}
+NET=()
+[[ -n $BUILD_NETWORK ]] && NET=(--network "$BUILD_NETWORK")
 LOG_DIR=build/docker
 export DOCKER_BUILDKIT=0 # the classic builder: the Dockerfile uses nothing newer
 
@@ -47,7 +51,7 @@ fi
 log "building $IMAGE (docker/Dockerfile, log: $LOG_DIR/build.log)"
 start=$SECONDS
 status=0
-timeout "$BUILD_TIMEOUT" docker build -f docker/Dockerfile -t "$IMAGE" \
+timeout "$BUILD_TIMEOUT" docker build "${NET[@]}" -f docker/Dockerfile -t "$IMAGE" \
     --label "org.opencontainers.image.revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     . >"$LOG_DIR/build.log" 2>&1 || status=$?
 awk '/^Step [0-9]+\/[0-9]+ : (FROM|RUN|COPY)/ { print "   " substr($0, 1, 110) }' "$LOG_DIR/build.log"
