@@ -1,0 +1,309 @@
+"""Prometheus metrics: every metric object of the server, and the small hooks that feed them.
+
+All names start with `seqserve_` (the table is in docs/observability.md). They live in
+prometheus_client's default registry, so the process collectors (`process_*`,
+`python_*`) come with them, and `serve()` exposes them at `/metrics`.
+
+Hot-path rules: labelled children are looked up once (in the hooks' constructors, or
+cached by label tuple in `RequestMetrics`); gauges that mirror a length (queue depth,
+active sequences, open sessions) are read at scrape time with `set_function`; worker
+threads observe once per batch or per request, never per symbol.
+
+Feeds:
+- `grpc.observe` (the server interceptor): requests and their duration, per call;
+- `BatchHooks` (dynamic batcher) and `DecodeHooks` (seq2seq decode worker): batch sizes,
+  decoder-step occupancy, queue depth, active sequences, phase times;
+- `watch_sessions`, `session_opened`, `sessions_evicted` (session store);
+- `model_loaded` (loader), `watch_models` and `set_build_info` (server start).
+
+`model_totals(model)` gives plain cumulative counters (queue and compute counts and
+nanoseconds) for the KServe ModelStatistics.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import platform
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+PHASE_BUCKETS = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+UNKNOWN_MODEL = "_unknown"  # a requested name the server does not serve (bounded labels)
+
+REQUESTS = Counter("seqserve_requests", "gRPC calls answered", ["model", "method", "code"])
+REQUEST_SECONDS = Histogram(
+    "seqserve_request_duration_seconds",
+    "gRPC call duration, from the call reaching the server to its status",
+    ["model", "method", "code"],
+    buckets=LATENCY_BUCKETS,
+)
+QUEUE_DEPTH = Gauge(
+    "seqserve_queue_depth", "items waiting for a batch or a decoder slot", ["model"]
+)
+BATCH_SIZE = Histogram(
+    "seqserve_batch_size",
+    "items per batched onnxruntime call (dynamic batcher; seq2seq encoder admissions)",
+    ["model"],
+    buckets=SIZE_BUCKETS,
+)
+DECODE_STEP_SEQUENCES = Histogram(
+    "seqserve_decode_step_sequences",
+    "sequences in one batched decoder step (continuous-batching occupancy)",
+    ["model"],
+    buckets=SIZE_BUCKETS,
+)
+ACTIVE_SEQUENCES = Gauge("seqserve_active_sequences", "seq2seq sequences decoding now", ["model"])
+PHASE_SECONDS = Histogram(
+    "seqserve_phase_duration_seconds",
+    "time per phase: queue (submitted to taken into a batch or decoder slot), compute "
+    "(one batched call), encoder (one batched encoder call), decoder_step (one batched step)",
+    ["model", "phase"],
+    buckets=PHASE_BUCKETS,
+)
+SESSIONS_OPEN = Gauge("seqserve_sessions_open", "stateful sessions open now")
+SESSIONS_OPENED = Counter("seqserve_sessions_opened", "stateful sessions opened or resumed")
+SESSIONS_EVICTED = Counter("seqserve_sessions_evicted", "stateful sessions evicted after idling")
+MODEL_LOAD_SECONDS = Gauge(
+    "seqserve_model_load_seconds",
+    "time the last load of a model version took (checks, onnxruntime sessions, warm-up)",
+    ["model", "version"],
+)
+BUILD = Info("seqserve_build", "seqserve server version and runtime versions")
+
+_known: set[str] = set()  # model names served: the only values of the `model` label
+
+
+def known_model(name: str) -> str:
+    """`name` as a label value: itself when served, "" for none, else `UNKNOWN_MODEL`."""
+    if not name or name in _known:
+        return name
+    return UNKNOWN_MODEL
+
+
+# ------------------------------------------------------------ plain totals (KServe statistics)
+
+
+@dataclass(slots=True)
+class ModelTotals:
+    """Cumulative counts and nanoseconds of one model's queue and compute phases.
+
+    Written by the model's one worker thread; read anywhere (plain ints). `queue_*`
+    counts requests (seq2seq: sequences) taken from the queue, `compute_*` batched
+    onnxruntime calls (seq2seq: encoder and decoder-step calls).
+    """
+
+    queue_count: int = 0
+    queue_ns: int = 0
+    compute_count: int = 0
+    compute_ns: int = 0
+
+
+_totals: dict[str, ModelTotals] = {}
+_totals_lock = threading.Lock()
+
+
+def model_totals(model: str) -> ModelTotals:
+    """The live totals of a model (zeros until it has run); for KServe ModelStatistics."""
+    totals = _totals.get(model)
+    if totals is None:
+        with _totals_lock:
+            totals = _totals.setdefault(model, ModelTotals())
+    return totals
+
+
+# ------------------------------------------------------------ worker-thread hooks
+
+
+class BatchHooks:
+    """A dynamic batcher's batch sizes, queue wait per request and compute time per call."""
+
+    __slots__ = ("_batch", "_compute", "_queue", "_totals")
+
+    def __init__(self, model: str, pending: Callable[[], float]) -> None:
+        _known.add(model)
+        QUEUE_DEPTH.labels(model).set_function(pending)
+        self._batch = BATCH_SIZE.labels(model)
+        self._queue = PHASE_SECONDS.labels(model, "queue")
+        self._compute = PHASE_SECONDS.labels(model, "compute")
+        self._totals = model_totals(model)
+
+    def ran(self, items: int, queued: Iterable[float], started: float, ended: float) -> None:
+        """One batched call of `items` items between these perf_counter times, for the
+        requests submitted at the `queued` times."""
+        self._batch.observe(items)
+        totals = self._totals
+        for at in queued:
+            wait = started - at
+            self._queue.observe(wait)
+            totals.queue_count += 1
+            totals.queue_ns += int(wait * 1e9)
+        self._compute.observe(ended - started)
+        totals.compute_count += 1
+        totals.compute_ns += int((ended - started) * 1e9)
+
+
+class DecodeHooks:
+    """The seq2seq decode worker's queue waits, encoder and decoder-step calls."""
+
+    __slots__ = ("_batch", "_decoder", "_encoder", "_occupancy", "_queue", "_totals")
+
+    def __init__(
+        self, model: str, waiting: Callable[[], float], active: Callable[[], float]
+    ) -> None:
+        _known.add(model)
+        QUEUE_DEPTH.labels(model).set_function(waiting)
+        ACTIVE_SEQUENCES.labels(model).set_function(active)
+        self._batch = BATCH_SIZE.labels(model)
+        self._occupancy = DECODE_STEP_SEQUENCES.labels(model)
+        self._queue = PHASE_SECONDS.labels(model, "queue")
+        self._encoder = PHASE_SECONDS.labels(model, "encoder")
+        self._decoder = PHASE_SECONDS.labels(model, "decoder_step")
+        self._totals = model_totals(model)
+
+    def encoded(self, queued: Iterable[float], started: float, ended: float) -> None:
+        """One encoder call for the sequences admitted, which were submitted at `queued`."""
+        totals = self._totals
+        n = 0
+        for at in queued:
+            wait = started - at
+            self._queue.observe(wait)
+            totals.queue_count += 1
+            totals.queue_ns += int(wait * 1e9)
+            n += 1
+        self._batch.observe(n)
+        self._encoder.observe(ended - started)
+        totals.compute_count += 1
+        totals.compute_ns += int((ended - started) * 1e9)
+
+    def stepped(self, sequences: int, started: float, ended: float) -> None:
+        """One decoder step over `sequences` active sequences."""
+        self._occupancy.observe(sequences)
+        self._decoder.observe(ended - started)
+        self._totals.compute_count += 1
+        self._totals.compute_ns += int((ended - started) * 1e9)
+
+
+def session_opened() -> None:
+    SESSIONS_OPENED.inc()
+
+
+def sessions_evicted(count: int) -> None:
+    SESSIONS_EVICTED.inc(count)
+
+
+# ------------------------------------------------------------ per-call metrics (interceptor)
+
+
+@dataclass(slots=True)
+class CallState:
+    """What the interceptor knows of the call in progress (read by the error mapper)."""
+
+    request_id: str
+    method: str
+    model: str = ""
+
+
+current_call: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
+    "seqserve_call", default=None
+)
+
+
+class RequestMetrics:
+    """Counter and histogram children per (model, method, code), looked up once each."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def observe(self, model: str, method: str, code: str, seconds: float) -> None:
+        key = (known_model(model), method, code)
+        children = self._children.get(key)
+        if children is None:
+            children = (REQUESTS.labels(*key), REQUEST_SECONDS.labels(*key))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+requests = RequestMetrics()
+
+
+# ------------------------------------------------------------ models, build, endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class VersionState:
+    model: str
+    version: int
+    ready: bool
+
+
+class _ModelCollector(Collector):
+    """`seqserve_model_ready`, read from the repository at scrape time (follows reloads)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[VersionState]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "seqserve_model_ready",
+            "1 when a model version is loaded and serving, 0 when it failed its checks",
+            labels=["model", "version"],
+        )
+        if self.source is not None:
+            for state in self.source():
+                family.add_metric([state.model, str(state.version)], 1.0 if state.ready else 0.0)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("seqserve_model_ready", "", labels=["model", "version"])
+
+
+_models = _ModelCollector()
+REGISTRY.register(_models)
+
+
+def watch_models(source: Callable[[], Iterable[VersionState]]) -> None:
+    """Report readiness from `source` at each scrape (the last caller wins)."""
+    _models.source = source
+
+
+def model_loaded(model: str, version: int, seconds: float) -> None:
+    MODEL_LOAD_SECONDS.labels(model, str(version)).set(seconds)
+
+
+def set_build_info(version: str, **extra: str) -> None:
+    import grpc
+    import onnxruntime
+
+    BUILD.info(
+        {
+            "version": version,
+            "python": platform.python_version(),
+            "onnxruntime": str(onnxruntime.__version__),
+            "grpc": str(grpc.__version__),
+            **extra,
+        }
+    )
+
+
+def serve(host: str, port: int) -> int:
+    """Serve `/metrics` over HTTP from a daemon thread; returns the bound port (0: any)."""
+    server, _thread = start_http_server(port, addr=host)
+    bound = int(server.server_port)
+    log.info("metrics on http://%s:%d/metrics", host, bound)
+    return bound
