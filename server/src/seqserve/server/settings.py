@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     warmup_runs: int = Field(1, ge=0, description="warm-up inferences per graph before ready")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(False, description="log one JSON object per line")
+    log_access: bool = Field(
+        False,
+        description="log every call (request id, model, status, duration) at INFO; by "
+        "default at DEBUG, i.e. only with --log-level DEBUG",
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="serve Prometheus metrics at http://HOST:PORT/metrics (0: off; 9090 "
+        "is the usual choice)",
+    )
     report_modules: bool = Field(
         False,
         description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
 from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.grpc.observe import ObserveInterceptor
 from seqserve.server.grpc.servicer import SeqServeServicer
 from seqserve.server.grpc.tls import server_credentials
 from seqserve.server.settings import Settings
@@ -29,7 +32,8 @@ def create_server(
     """
     limit = settings.max_message_bytes
     tokens = load_tokens(settings)
-    interceptors: list[grpc.aio.ServerInterceptor] = []
+    access = logging.INFO if settings.log_access else logging.DEBUG
+    interceptors: list[grpc.aio.ServerInterceptor] = [ObserveInterceptor(access)]  # first
     if tokens:
         interceptors.append(TokenAuthInterceptor(tokens))
     server = grpc.aio.server(

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from seqserve.server import errors
+from seqserve.server.grpc.observe import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def code_for(exc: errors.SeqServeError) -> grpc.StatusCode:
 async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> NoReturn:
     if isinstance(exc, errors.SeqServeError):
         await context.abort(code_for(exc), exc.message)
-    request_id = uuid.uuid4().hex[:12]
+    request_id = current_request_id() or uuid.uuid4().hex[:12]  # the call's x-request-id
     log.error("request %s failed", request_id, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
     raise AssertionError("unreachable")  # pragma: no cover
