@@ -74,6 +74,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, app.request_reload)
     await app.start()
     await app.wait()
     await app.stop()

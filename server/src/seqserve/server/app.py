@@ -11,6 +11,7 @@ from pathlib import Path
 
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.server import create_server, set_health
+from seqserve.server.repository.reload import Reloader
 from seqserve.server.settings import Settings
 
 log = logging.getLogger("seqserve.server")
@@ -24,6 +25,7 @@ class App:
         self.core = InferenceCore(settings)
         self.server, self.port, self.health = create_server(settings, self.core)
         self._stopping = asyncio.Event()
+        self.reloader = Reloader(self.core.repository, settings.poll)
 
     async def start(self) -> None:
         """Listen (health NOT_SERVING), load and warm every model, then report SERVING."""
@@ -34,6 +36,7 @@ class App:
         if self.settings.port_file is not None:
             _write_atomic(self.settings.port_file, f"{self.port}\n")
         await self.core.load()
+        await self.reloader.start()
         await set_health(self.health, True)
         states = self.core.states()
         ready = sum(s.ready for s in states)
@@ -48,6 +51,10 @@ class App:
             heavy = sorted(m for m in HEAVY_MODULES if m in sys.modules)
             log.info("heavy modules loaded: %s", ", ".join(heavy) or "none")
 
+    def request_reload(self) -> None:
+        """SIGHUP: scan the repository for new, changed or vanished versions now."""
+        self.reloader.trigger()
+
     def request_stop(self) -> None:
         self._stopping.set()
 
@@ -61,6 +68,7 @@ class App:
         await self.health.enter_graceful_shutdown()
         self.core.drain()
         await self.server.stop(grace)
+        await self.reloader.stop()
         await self.core.close()
         log.info("stopped")
 

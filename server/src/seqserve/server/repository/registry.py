@@ -45,6 +45,7 @@ class Repository:
         self._settings = settings
         self._factory = factory
         self._models: dict[str, dict[int, ModelVersion]] = {}
+        self._notes: dict[str, str] = {}  # per model, from hot reload (reload.py)
 
     def load_all(self, workers: int = 2) -> None:
         """Load every version found (in a small pool: onnxruntime releases the GIL)."""
@@ -77,6 +78,48 @@ class Repository:
     def _versions(self) -> list[ModelVersion]:
         return [mv for versions in self._models.values() for mv in versions.values()]
 
+    # ------------------------------------------------------------ hot reload (reload.py)
+
+    @property
+    def root(self) -> Path:
+        return self._settings.models
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def factory(self) -> SessionFactory:
+        return self._factory
+
+    def folder(self, name: str, version: int) -> Path:
+        return self._settings.models / name / str(version)
+
+    def versions(self) -> list[ModelVersion]:
+        return self._versions()
+
+    def get(self, name: str, version: int) -> ModelVersion | None:
+        return self._models.get(name, {}).get(version)
+
+    def add(self, mv: ModelVersion) -> None:
+        """Add or replace a version (started already if ready); the newest ready serves."""
+        self._models.setdefault(mv.name, {})[mv.version] = mv
+
+    def discard(self, name: str, version: int) -> None:
+        """Forget a version that is not ready (its folder is gone)."""
+        mv = self.get(name, version)
+        if mv is not None and not mv.ready:
+            del self._models[name][version]
+            if not self._models[name]:
+                del self._models[name]
+
+    def note(self, name: str) -> str:
+        return self._notes.get(name, "")
+
+    def set_note(self, name: str, text: str) -> None:
+        """What ListModels adds to the model's reason (refused or changed versions)."""
+        self._notes[name] = text
+
     @property
     def names(self) -> list[str]:
         return sorted(self._models)
@@ -108,7 +151,9 @@ class Repository:
             mv = versions[version]
         else:
             mv = versions[ready[-1]] if ready else versions[max(versions)]
-        return ModelState(mv.info, mv.ready, mv.reason, ready)
+        note = "" if version else self._notes.get(name, "")
+        reason = "; ".join(r for r in (mv.reason, note) if r)
+        return ModelState(mv.info, mv.ready, reason, ready)
 
     def states(self) -> list[ModelState]:
         return [self.state(name) for name in self.names]
