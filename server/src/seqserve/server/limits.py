@@ -1,0 +1,35 @@
+"""Request limits checked before any decoding: cheap refusals of oversized input.
+
+The codec checks each input against its model's manifest (exact length, symbols, alphabet);
+this bounds the work a bad request can cause first, whatever the model. The message names
+the setting, so an operator knows which knob a caller ran into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from seqserve.server.errors import InvalidInput
+from seqserve.v1 import seqserve_pb2 as pb
+
+
+def input_length(message: pb.Input) -> int:
+    """Symbols, values or characters in one input item."""
+    which = message.WhichOneof("data")
+    if which == "ints":
+        return len(message.ints.values)
+    if which == "values":
+        return len(message.values.values)
+    if which == "text":
+        return len(message.text)
+    return 0
+
+
+def check_input_lengths(inputs: Sequence[pb.Input], limit: int) -> None:
+    for index, message in enumerate(inputs):
+        size = input_length(message)
+        if size > limit:
+            raise InvalidInput(
+                f"input {index} has {size} elements; the server accepts at most {limit} "
+                "per input (max_input_length)"
+            )
