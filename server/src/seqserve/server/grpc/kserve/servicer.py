@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 from typing import TypeAlias
 
 import grpc
-from seqserve.server import __version__
+from seqserve.server import __version__, metrics
 from seqserve.server.core import InferenceCore
 from seqserve.server.errors import ModelNotFound, SeqServeError, VersionNotFound
 from seqserve.server.grpc.kserve import describe, sequences, streams
 from seqserve.server.grpc.kserve.infer import Inference
 from seqserve.server.grpc.kserve.messages import pb as kpb
+from seqserve.server.grpc.observe import current_request_id
 from seqserve.server.grpc.status import streaming, unary
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,11 @@ class KServeServicer:
         states = [self._core.state(request.name, version)] if request.name else self._core.states()
         response = kpb.ModelStatisticsResponse()
         for state in states:
+            name = state.info.name
+            newest = state.versions[-1] if state.versions else 0
             for number in [version] if version else state.versions:
-                response.model_stats.append(self.statistics.model(state.info.name, number))
+                engine = metrics.model_totals(name) if number == newest else None
+                response.model_stats.append(self.statistics.model(name, number, engine))
         return response
 
     # ------------------------------------------------------------ inference
@@ -130,7 +134,7 @@ class KServeServicer:
             except SeqServeError as exc:
                 yield _stream_error(request, exc.message)
             except Exception as exc:  # a bug: log it, never send internals
-                request_id = uuid.uuid4().hex[:12]
+                request_id = current_request_id() or uuid.uuid4().hex[:12]
                 log.error("stream request %s failed", request_id, exc_info=exc)
                 yield _stream_error(request, f"internal error (request id {request_id})")
 

@@ -1,9 +1,13 @@
-"""Per model version request counts and times, for ModelStatistics.
+"""ModelStatistics: KServe request counts and times per model version, plus the engine's
+queue and compute totals (the counters behind the Prometheus metrics).
 
-Triton's fields as seqserve fills them: `success`/`fail` count requests and their total
-time in nanoseconds, `inference_count` the items inferred (a batch of n counts n),
-`execution_count` the requests executed, `last_inference` the time of the last one in
-milliseconds since the epoch. Queue and compute times are left to the server's metrics.
+Triton's fields as seqserve fills them: `success`/`fail` count KServe requests and their
+total time in nanoseconds, `inference_count` the items they inferred (a batch of n counts
+n), `last_inference` the time of the last one in milliseconds since the epoch. From
+`seqserve.server.metrics.model_totals`, which counts every request of both protocols:
+`queue` (items waiting for a batch or a decoder slot, and their total wait),
+`compute_infer` and `execution_count` (batched onnxruntime calls and their total time).
+The engine totals are kept per model, so they are reported on its newest version.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from seqserve.server.grpc.kserve.messages import pb as kpb
+from seqserve.server.metrics import ModelTotals
 
 
 @dataclass(slots=True)
@@ -39,17 +44,19 @@ class Statistics:
             counters.fail_ns += elapsed_ns
         counters.last_ms = time.time_ns() // 1_000_000
 
-    def model(self, name: str, version: int) -> kpb.ModelStatistics:
+    def model(
+        self, name: str, version: int, engine: ModelTotals | None = None
+    ) -> kpb.ModelStatistics:
         c = self._models.get((name, version), _Counters())
         stats = kpb.ModelStatistics(
-            name=name,
-            version=str(version),
-            last_inference=c.last_ms,
-            inference_count=c.items,
-            execution_count=c.success,
+            name=name, version=str(version), last_inference=c.last_ms, inference_count=c.items
         )
-        stats.inference_stats.success.count = c.success
-        stats.inference_stats.success.ns = c.success_ns
-        stats.inference_stats.fail.count = c.fail
-        stats.inference_stats.fail.ns = c.fail_ns
+        infer = stats.inference_stats
+        infer.success.count, infer.success.ns = c.success, c.success_ns
+        infer.fail.count, infer.fail.ns = c.fail, c.fail_ns
+        if engine is not None:
+            infer.queue.count, infer.queue.ns = engine.queue_count, engine.queue_ns
+            infer.compute_infer.count = engine.compute_count
+            infer.compute_infer.ns = engine.compute_ns
+            stats.execution_count = engine.compute_count
         return stats
