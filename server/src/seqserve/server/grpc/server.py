@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
 from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.grpc.malformed import MalformedRequestInterceptor
 from seqserve.server.grpc.observe import ObserveInterceptor
 from seqserve.server.grpc.servicer import SeqServeServicer
 from seqserve.server.grpc.tls import server_credentials
@@ -36,6 +37,7 @@ def create_server(
     interceptors: list[grpc.aio.ServerInterceptor] = [ObserveInterceptor(access)]  # first
     if tokens:
         interceptors.append(TokenAuthInterceptor(tokens))
+    interceptors.append(MalformedRequestInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
