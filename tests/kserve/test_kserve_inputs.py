@@ -158,3 +158,14 @@ def test_raw_and_typed_together() -> None:
     request = typed_request("INT64", [1, 2], int64_contents=[1, 2])
     request.raw_input_contents.append(np.array([1, 2], dtype="<i8").tobytes())
     assert "both contents and raw_input_contents" in error("sum_mlp", request)
+
+
+def test_text_over_the_length_limit_is_refused_before_decoding() -> None:
+    request = typed_request("BYTES", [2], bytes_contents=[b"1+1", b"\xff" * 50])
+    with pytest.raises(InvalidInput) as raised:
+        inputs.read_items(info("addition"), request, max_length=16)
+    assert raised.value.message == (
+        "input 1 has 50 bytes; the server accepts at most 16 per input (max_input_length)"
+    )
+    within = typed_request("BYTES", [1], bytes_contents=[b"1+1"])
+    assert inputs.read_items(info("addition"), within, max_length=16) == ["1+1"]

@@ -86,7 +86,7 @@ class Inference:
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
     ) -> validation.ValidPredict:
-        items = inputs.read_items(model.info, request)
+        items = inputs.read_items(model.info, request, self._core.settings.max_input_length)
         deadline = self._core.deadline(time_budget(request, time_remaining))
         return validation.predict_from_values(
             model, items, self._core.settings.max_batch_items, deadline
