@@ -19,7 +19,7 @@
 #   docker/offline-base.sh            # build unless the tag already exists
 #   FORCE=1 docker/offline-base.sh    # rebuild
 # Environment: TAG (python:3.11-slim), SUITE (bookworm), DEBIAN_MIRROR (from apt's config),
-#   ROOTFS_TAG (seqserve-base/debian:bookworm-minbase), WORKDIR (a fresh temp dir),
+#   DEBIAN_SECURITY_MIRROR (from apt's config), ROOTFS_TAG (seqserve-base/debian:bookworm-minbase),
 #   BUILD_NETWORK (docker build --network; `host` if the bridge network has no egress).
 set -euo pipefail
 
@@ -51,12 +51,12 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 # --- the Debian mirror this machine is configured with --------------------------------------
-debian_mirror() {
-    local f uri
-    # deb822 .sources files: the URIs of the entry whose Suites name the plain suite.
+apt_uri() { # $1: a suite; prints the first URI apt is configured with for it (comments ignored)
+    local suite=$1 f uri
+    # deb822 .sources files: the URIs of the entry whose Suites name that suite.
     for f in /etc/apt/sources.list.d/*.sources; do
         [[ -f $f ]] || continue
-        uri=$(awk -v suite="$SUITE" '
+        uri=$(awk -v suite="$suite" '
             BEGIN { RS = ""; FS = "\n" }
             {
                 uris = ""; suites = ""
@@ -71,19 +71,21 @@ debian_mirror() {
     # one-line format: `deb [opts] URI SUITE components`.
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [[ -f $f ]] || continue
-        uri=$(awk -v suite="$SUITE" '
+        uri=$(awk -v suite="$suite" '
             $1 == "deb" {
                 i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
                 if ($(i + 1) == suite) { print $i; exit }
             }' "$f")
         [[ -n $uri ]] && { echo "$uri"; return; }
     done
-    echo "http://deb.debian.org/debian"
+    return 0
 }
-MIRROR=${DEBIAN_MIRROR:-$(debian_mirror)}
-log "Debian mirror: $MIRROR (suite $SUITE)"
+MIRROR=${DEBIAN_MIRROR:-$(apt_uri "$SUITE")}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-$(apt_uri "$SUITE-security")}
+log "Debian mirror: $MIRROR (suite $SUITE; security: ${SECURITY_MIRROR:-none})"
 
-WORKDIR=${WORKDIR:-$(mktemp -d /tmp/offline-base.XXXXXX)}
+WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/offline-base.XXXXXX")
 cleanup() { "${SUDO[@]}" rm -rf "$WORKDIR"; }
 trap cleanup EXIT
 
@@ -101,9 +103,7 @@ else
     {
         echo "deb $MIRROR $SUITE main"
         echo "deb $MIRROR $SUITE-updates main"
-        sec=$(grep -hoE 'https?://[^ ]*debian-security[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
-            /etc/apt/sources.list.d/*.list 2>/dev/null | head -1 || true)
-        [[ -n $sec ]] && echo "deb $sec $SUITE-security main"
+        if [[ -n $SECURITY_MIRROR ]]; then echo "deb $SECURITY_MIRROR $SUITE-security main"; fi
     } | "${SUDO[@]}" tee "$ROOTFS/etc/apt/sources.list" >/dev/null
     "${SUDO[@]}" rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/archives/*.deb \
         "$ROOTFS"/var/log/* "$ROOTFS"/tmp/*
@@ -176,5 +176,6 @@ NET=()
 [[ -n $BUILD_NETWORK ]] && NET=(--network "$BUILD_NETWORK")
 log "building $TAG"
 start=$SECONDS
-docker build -q "${NET[@]}" -t "$TAG" "$CTX" >/dev/null
+docker build "${NET[@]}" -t "$TAG" "$CTX" >"$WORKDIR/build.log" 2>&1 ||
+    { tail -30 "$WORKDIR/build.log" >&2; die "building $TAG failed (log above)"; }
 log "built $TAG in $((SECONDS - start))s: $(docker run --rm "${NET[@]}" "$TAG" python3 --version 2>&1)"
