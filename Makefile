@@ -1,4 +1,4 @@
-# seqserve: make install | proto | train | export | serve | test | lint | typecheck | bench
+# seqserve: make install | proto | train | export | serve | test | lint | typecheck | bench | docker | docker-test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
