@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import os
@@ -30,6 +31,8 @@ from typing import Any
 
 import grpc
 from seqserve.server.metrics import CallState, current_call, requests
+
+_peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
 HEADER = "x-request-id"
 MAX_ID_LENGTH = 128
@@ -143,6 +146,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         context.set_trailing_metadata(((HEADER, rid),))
         call = CallState(rid, method)
         current_call.set(call)  # each call runs in its own task: no reset needed
+        _peer.set(context.peer())  # read now: peer() on a finished call can crash grpc.aio
         if streamed:
             request = _peek_model(request, call)
         else:
@@ -234,7 +238,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> None:
         ms = round(seconds * 1e3, 3)
         details = context.details() if code != "OK" else None
-        peer = context.peer()
+        peer = _peer.get()
         access_log.log(
             level,
             "%s model=%s code=%s %.2f ms peer=%s%s",
