@@ -311,29 +311,31 @@ def b2_table(results: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ profile
 
 
-_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
 def _bucket(file: str, func: str) -> str:
+    if func == "Handle._run":  # a callback the event loop runs: grpc.aio's Cython code
+        return "grpc.aio call handling (Cython callbacks run by the event loop)"
     if "onnxruntime" in file:
-        return "onnxruntime (graph calls)"
-    if "/grpc/" in file or "cygrpc" in file or "grpc/_cython" in file:
-        return "grpc (aio server, Cython)"
-    if "asyncio" in file or "selectors" in file:
-        return "asyncio event loop"
-    if "google/protobuf" in file or "protobuf" in file:
+        return "onnxruntime `Session.run` (Python side of the graph calls)"
+    if "asyncio/" in file or "selectors" in file:
+        return "asyncio event loop itself"
+    if "grpc" in file:
+        return "grpc (Python layer)"
+    if "protobuf" in file:
         return "protobuf"
     if "numpy" in file:
         return "numpy"
-    if "seqserve/server" in file or "seqserve/client" in file:
-        return f"seqserve {Path(file).stem}.{func}"
-    if "threading" in file or "concurrent/futures" in file or "queue.py" in file:
-        return "threads / executor hand-off"
-    return f"other ({Path(file).name})"
+    if file.startswith(("server/", "client/")) or "seqserve" in file:
+        return f"seqserve `{file.split('seqserve/')[-1]}`"
+    if "threading" in file or "concurrent/futures" in file or file.endswith("queue.py"):
+        return "threads / queue hand-off"
+    return f"other `{Path(file).name or func}`"
 
 
-def profile_summary(path: Path, top: int = 12) -> str:
-    """Self time by place, from py-spy's raw (collapsed stacks) output."""
+def profile_summary(path: Path, rate: float, seconds: float, top: int = 12) -> str:
+    """Where the GIL-holding samples of py-spy's raw (collapsed stacks) output fall."""
     if not path.is_file():
         return ""
     own: Counter[str] = Counter()
@@ -342,17 +344,21 @@ def profile_summary(path: Path, top: int = 12) -> str:
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
-        leaf = stack.split(";")[-1]
-        m = _FRAME.match(leaf.strip())
+        leaf = stack.split(";")[-1].strip()
+        m = _FRAME.match(leaf)
         file, func = (m["file"], m["func"]) if m else ("", leaf)
         own[_bucket(file, func)] += int(count)
         total += int(count)
     if not total:
         return ""
-    out = ["| where (self time of the sampled server threads) | share |", "|---|---|"]
+    out = ["| where the GIL-holding thread was (self time) | share of samples |", "|---|---|"]
     for name, n in own.most_common(top):
         out.append(f"| {name} | {100 * n / total:.1f}% |")
-    return "\n".join(out) + f"\n\n({total} samples at 250 Hz over all threads.)"
+    busy = total / (rate * seconds) if rate and seconds else float("nan")
+    return (
+        "\n".join(out) + f"\n\n{total} samples with the GIL held out of {rate * seconds:.0f} taken "
+        f"({rate:.0f} Hz for {seconds:.0f} s): the GIL was held {100 * busy:.0f}% of the time."
+    )
 
 
 # ------------------------------------------------------------------ plot
@@ -405,8 +411,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
         top.set_ylabel("sequences / s")
         bottom.set_title(f"{scen}: latency (solid p50, dashed p99)")
         bottom.set_ylabel("ms per request")
+        ticks = sorted({p["concurrency"] for p in results["points"] if p["scenario"] == scen})
         for ax in (top, bottom):
             ax.set_xscale("log", base=2)
+            ax.set_xticks(ticks or [1], [str(t) for t in ticks] or ["1"])
             ax.set_xlabel("concurrent clients")
             ax.grid(True, which="both", alpha=0.3)
         top.set_yscale("log")
@@ -453,7 +461,11 @@ def section(results: dict[str, Any], command: str) -> str:
             + "."
         )
     prof = results.get("profile", {})
-    prof_table = profile_summary(Path(prof["file"])) if prof.get("file") else ""
+    prof_table = (
+        profile_summary(Path(prof["file"]), prof.get("rate", 250), prof.get("seconds", 10))
+        if prof.get("file")
+        else ""
+    )
     load = "/".join(f"{x:.2f}" for x in machine.get("load_before", []))
     load_after = "/".join(f"{x:.2f}" for x in machine.get("load_after", []))
     parts = [
@@ -509,6 +521,9 @@ def section(results: dict[str, Any], command: str) -> str:
         soak_text or "Not measured.",
         "",
     ]
+    analysis = Path(__file__).with_name("analysis.md")
+    if analysis.is_file():  # the engineer's reading of the latest run, kept beside the code
+        parts += [analysis.read_text(encoding="utf-8").strip(), ""]
     if prof_table:
         parts += [
             "#### Where seqserve's time goes (py-spy, `reverse` at c=64)",

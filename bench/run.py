@@ -26,6 +26,7 @@ from typing import Any
 
 from bench import systems
 from bench.loadgen import Generator, Load
+from bench.onnx_graphs import model_folder
 from bench.procs import RssSampler, Server
 from bench.systems import SCENARIOS, Scenario
 
@@ -212,7 +213,7 @@ class Runner:
         self.serve(
             system,
             server,
-            lambda: systems.wait_seqserve(target, models, server, 120),
+            lambda: systems.wait_seqserve(target, models, server, 60),
             lambda s: systems.seqserve_check(target, s),
             lambda s: systems.seqserve_load(target, s),
             scenarios,
@@ -235,7 +236,8 @@ class Runner:
         log(f"seqserve: memory run {rss.samples[0][1]:.0f} -> {rss.samples[-1][1]:.0f} MB")
 
     def profile(self, server: Server, load: Load) -> None:
-        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        spy = str(Path(sys.executable).parent / "py-spy")
+        spy = spy if Path(spy).exists() else shutil.which("py-spy") or spy
         if not Path(spy).exists():
             self.results["profile"] = {"error": "py-spy not installed (make install)"}
             return
@@ -256,11 +258,18 @@ class Runner:
             "-o",
             str(out),
             "--nonblocking",
+            "--gil",  # only the thread holding the GIL: where Python time goes
         ]
         spy_proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.gen.run(load, 64, secs, 0.5)
+        result = self.gen.run(load, 64, secs, 0.5)
         text = spy_proc.communicate(timeout=60)[0].decode(errors="replace")
-        self.results["profile"] = {"file": str(out), "log": text[-500:]}
+        self.results["profile"] = {
+            "file": str(out),
+            "log": text[-500:],
+            "rate": 250,
+            "seconds": secs,
+            "result": result,
+        }
 
     def run_mlserver(self) -> None:
         why = systems.venv_ready("mlserver")
@@ -360,6 +369,17 @@ class Runner:
             "B2": self.run_b2,
         }
         t0 = time.monotonic()
+        missing = []
+        for model in ("reverse", "addition", "recall"):
+            try:
+                model_folder(self.cfg.models, model)
+            except (FileNotFoundError, NotADirectoryError) as exc:
+                missing.append(str(exc))
+        if missing:  # nothing can run: say so at once instead of waiting for servers
+            for name in self.cfg.systems:
+                self.skip(name, "models missing (make export): " + "; ".join(missing))
+            self.gen.close()
+            return self.results
         try:
             for name in steps:
                 if name in self.cfg.systems:
