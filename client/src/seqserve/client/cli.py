@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO, cast
+from typing import cast
 
-from seqserve.client import _errors, _render, _wire
+from seqserve.client import _cli_inputs as inputs
+from seqserve.client import _cli_session, _errors, _render, _wire
 from seqserve.client._channel import TLS
-from seqserve.client._client import DEFAULT_TARGET, Client, Session
-from seqserve.client._results import Prediction, Snapshot, Symbol
-from seqserve.v1 import seqserve_pb2 as pb
+from seqserve.client._client import DEFAULT_TARGET, Client
+from seqserve.client._results import Prediction, Symbol
 
 EXIT_OK = 0
 EXIT_NOT_SERVING = 1
@@ -52,11 +50,6 @@ EXIT_CODES: dict[type[_errors.SeqServeError], int] = {
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_BATCH = 64
-_SPLIT = re.compile(r"[\s,]+")
-
-
-class UsageError(Exception):
-    """A mistake in the command line or its files (exit code 2)."""
 
 
 # ------------------------------------------------------------------ arguments
@@ -149,7 +142,7 @@ def _tls(args: argparse.Namespace) -> TLS | None:
     if not (args.tls or args.tls_ca or args.tls_cert or args.tls_key):
         return None
     if bool(args.tls_cert) != bool(args.tls_key):
-        raise UsageError("--tls-cert and --tls-key go together")
+        raise inputs.UsageError("--tls-cert and --tls-key go together")
     return TLS(
         ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key, server_name=args.tls_server_name
     )
@@ -162,45 +155,10 @@ def _token(args: argparse.Namespace) -> str | None:
         try:
             return Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise UsageError(f"cannot read token file {args.token_file}: {exc.strerror}") from None
+            raise inputs.UsageError(
+                f"cannot read token file {args.token_file}: {exc.strerror}"
+            ) from None
     return os.environ.get("SEQSERVE_TOKEN") or None
-
-
-# ------------------------------------------------------------------ inputs
-
-
-def parse_item(info: pb.ModelInfo, text: str) -> str | list[int | float | str]:
-    """A command-line or file input for this model: text as is, else numbers."""
-    if info.input.kind == pb.DATA_KIND_TEXT:
-        return text.strip()
-    return [_number(token) for token in _SPLIT.split(text.strip(" \t\r\n[]()")) if token]
-
-
-def _number(token: str) -> int | float | str:
-    """An int, else a float, else the token itself (so the codec names it in its message)."""
-    for convert in (int, float):
-        try:
-            return convert(token)
-        except ValueError:
-            pass
-    return token
-
-
-def _lines(path: str) -> Iterator[tuple[int, str]]:
-    try:
-        handle: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                yield number, line
-
-
-def _chunks(items: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 # ------------------------------------------------------------------ commands
@@ -225,14 +183,14 @@ def cmd_predict(client: Client, args: argparse.Namespace) -> int:
     info = client.info(args.name, version=args.version).info
     if args.file is None:
         if not args.input:
-            raise UsageError("give an input, or --file PATH (- for stdin)")
-        item = cast(_wire.Item, parse_item(info, " ".join(args.input)))
+            raise inputs.UsageError("give an input, or --file PATH (- for stdin)")
+        item = cast(_wire.Item, inputs.parse_item(info, " ".join(args.input)))
         _print_prediction(client.predict(args.name, item, version=args.version), args.json)
         return EXIT_OK
     if args.input:
-        raise UsageError("give inputs as arguments or with --file, not both")
-    for chunk in _chunks(_lines(args.file), args.batch_size):
-        items = [parse_item(info, line) for _, line in chunk]
+        raise inputs.UsageError("give inputs as arguments or with --file, not both")
+    for chunk in inputs.chunks(inputs.lines(args.file), args.batch_size):
+        items = [inputs.parse_item(info, line) for _, line in chunk]
         for (number, _), each in zip(chunk, items, strict=True):
             try:
                 _wire.check(info, [each])
@@ -249,7 +207,7 @@ def _print_prediction(result: Prediction, as_json: bool) -> None:
 
 def cmd_stream(client: Client, args: argparse.Namespace) -> int:
     info = client.info(args.name, version=args.version).info
-    item = cast(_wire.Item, parse_item(info, " ".join(args.input)))
+    item = cast(_wire.Item, inputs.parse_item(info, " ".join(args.input)))
     shown = 0
     for event in client.stream(args.name, item, version=args.version):
         if isinstance(event, Symbol):
@@ -270,80 +228,6 @@ def cmd_stream(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_session(client: Client, args: argparse.Namespace) -> int:
-    snapshot = _read_snapshot(args.resume) if args.resume else None
-    interactive = not args.symbols and sys.stdin.isatty()
-    with client.session(
-        args.name, version=args.version, snapshot=snapshot, session_id=args.attach
-    ) as session:
-        if interactive:
-            _interactive(session, args.name, args.json)
-        else:
-            words = args.symbols or [w for line in sys.stdin for w in line.split()]
-            for word in words:
-                _session_word(session, word, args.json)
-        if args.save:
-            _write_snapshot(args.save, session.snapshot())
-    return EXIT_OK
-
-
-def _session_word(session: Session, word: str, as_json: bool) -> bool:
-    """Act on one word of a session; False when the word ends the session."""
-    command = word.strip().lower()
-    if command in ("quit", "exit", "q"):
-        return False
-    if command == "reset":
-        session.reset()
-    elif command == "snapshot":
-        print(session.snapshot().to_json(), flush=True)
-    else:
-        symbol = _number(word)
-        result = session.step(symbol)  # type: ignore[arg-type]
-        print(
-            _render.step_json(int(symbol), result) if as_json else _render.step(result), flush=True
-        )
-    return True
-
-
-def _interactive(session: Session, name: str, as_json: bool) -> None:
-    print(
-        f"{name} session {session.id}: one symbol per line gives the predicted next symbol; "
-        "'reset', 'snapshot', 'quit'",
-        file=sys.stderr,
-    )
-    while True:
-        try:
-            line = input("> ")
-        except EOFError:
-            print(file=sys.stderr)
-            return
-        for word in line.split():
-            try:
-                if not _session_word(session, word, as_json):
-                    return
-            except _errors.InvalidInput as exc:
-                print(f"seqserve: error: {exc.message}", file=sys.stderr, flush=True)
-                continue
-            if word.lower() == "reset":
-                print("state reset", file=sys.stderr, flush=True)
-
-
-def _read_snapshot(path: str) -> Snapshot:
-    try:
-        return Snapshot.from_json(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is not a session snapshot: {exc}") from None
-
-
-def _write_snapshot(path: str, snapshot: Snapshot) -> None:
-    try:
-        Path(path).write_text(snapshot.to_json() + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write snapshot {path}: {exc.strerror}") from None
-
-
 def cmd_health(client: Client, args: argparse.Namespace) -> int:
     health = client.health(args.service)
     print(_render.to_json({"status": health.status}) if args.json else health.status)
@@ -355,7 +239,7 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "info": cmd_info,
     "predict": cmd_predict,
     "stream": cmd_stream,
-    "session": cmd_session,
+    "session": _cli_session.cmd_session,
     "health": cmd_health,
 }
 
@@ -383,7 +267,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _is_option(word: str) -> bool:
-    return word.startswith("-") and not isinstance(_number(word), int | float)
+    return word.startswith("-") and not isinstance(inputs.number(word), int | float)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -395,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](client, args)
     except _errors.SeqServeError as exc:
         return _fail(exc.message, exit_code(exc))
-    except UsageError as exc:
+    except inputs.UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
