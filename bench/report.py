@@ -472,7 +472,8 @@ def section(results: dict[str, Any], command: str) -> str:
         BEGIN,
         "## Throughput and latency (`make bench`)",
         "",
-        f"One run of `{command}` (code in `bench/`), {machine['started']}, "
+        f"One run of `{command}` (`python -m bench {' '.join(results.get('argv', []))}`, code in "
+        f"`bench/`), {machine['started']}, "
         f"commit `{machine['commit']}`, {results.get('wall_s', 0) / 60:.1f} min in all.",
         "",
         f"- Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']} memory, "

@@ -59,12 +59,13 @@ def log(msg: str) -> None:
 
 
 def machine_facts() -> dict[str, Any]:
-    cpu = ""
+    info: dict[str, str] = {}
     with open("/proc/cpuinfo", encoding="utf-8") as f:
         for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    cpu = f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model "
+    cpu += f"{info.get('model', '?')}, {float(info.get('cpu MHz', 0)):.0f} MHz)"
     mem = ""
     with open("/proc/meminfo", encoding="utf-8") as f:
         mem = f"{int(f.readline().split()[1]) / 1e6:.1f} GB"
