@@ -7,6 +7,7 @@ TensorFlow; ``training`` writes and loads the weights.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def record_timing(cache: Path, command: str, seconds: float, models: list[str]) 
     """Remember how long the last ``train`` / ``export`` took, for the report."""
     path = cache / TIMINGS
     timings = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    timings[command] = {"seconds": round(seconds, 1), "models": models}
+    timings[command] = {
+        "seconds": round(seconds, 1),
+        "models": models,
+        "load": round(os.getloadavg()[0], 1),  # the machine may be shared: context for seconds
+        "cpus": os.cpu_count(),
+    }
     cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(timings, indent=2), encoding="utf-8")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -39,12 +40,15 @@ class _Curve(keras.callbacks.Callback):
     def __init__(self, every: int, batch_size: int, offset: int) -> None:
         super().__init__()
         self.every, self.batch_size, self.offset = every, batch_size, offset
+        self.next = every
         self.points: list[tuple[int, float]] = []
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        if logs and (batch + 1) % self.every == 0:
+        # With steps_per_execution this runs once per group of batches, not per batch.
+        if logs and batch + 1 >= self.next:
             seen = self.offset + (batch + 1) * self.batch_size
             self.points.append((seen, float(logs["loss"])))
+            self.next += self.every
 
 
 def fit(model: Model, seed: int, fingerprint: str, log: bool = True) -> tuple[keras.Model, Record]:
@@ -103,7 +107,9 @@ def save(cache: Path, model: Model, net: keras.Model, record: Record) -> None:
 
 def load(cache: Path, model: Model, fingerprint: str) -> tuple[keras.Model, Record]:
     net = build(model)
-    net.load_weights(cache_store.folder(cache, model, fingerprint) / cache_store.WEIGHTS)
+    with warnings.catch_warnings():  # the optimizer state is saved too but not needed here
+        warnings.simplefilter("ignore", UserWarning)
+        net.load_weights(cache_store.folder(cache, model, fingerprint) / cache_store.WEIGHTS)
     record = cache_store.read_record(cache, model, fingerprint)
     assert record is not None
     return net, record
