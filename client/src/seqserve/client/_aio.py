@@ -5,8 +5,7 @@ Request building and conversion live in `_wire`, shared with the blocking client
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, overload
 
@@ -16,18 +15,10 @@ import grpc.aio
 from seqserve.client import _health, _wire
 from seqserve.client._channel import TLSOption, aio_channel, call_metadata
 from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
-from seqserve.client._errors import SessionNotFound, from_rpc_error
+from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except grpc.RpcError as exc:
-        raise from_rpc_error(exc) from None
 
 
 class AsyncClient:
@@ -73,7 +64,7 @@ class AsyncClient:
 
     async def models(self, *, timeout: float | None = None) -> list[Model]:
         """Every model the server knows, ready or not."""
-        with _translated():
+        with translated():
             response = await self._stub.ListModels(
                 pb.ListModelsRequest(), timeout=self._deadline(timeout), metadata=self._metadata
             )
@@ -81,7 +72,7 @@ class AsyncClient:
 
     async def info(self, name: str, *, version: int = 0, timeout: float | None = None) -> Model:
         """One model's manifest and state (`version` 0: the newest)."""
-        with _translated():
+        with translated():
             status = await self._stub.GetModel(
                 pb.GetModelRequest(name=name, version=version),
                 timeout=self._deadline(timeout),
@@ -116,7 +107,7 @@ class AsyncClient:
         """As `Client.predict`: one input -> a `Prediction`, a batch -> a list."""
         info = await self._manifest(name, version, timeout)
         prepared = _wire.predict_request(info, name, x, version)
-        with _translated():
+        with translated():
             response = await self._stub.Predict(
                 prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
             )
@@ -134,7 +125,7 @@ class AsyncClient:
             prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
         )
         try:
-            with _translated():
+            with translated():
                 async for message in call:
                     yield _wire.stream_event(message, prepared)
         finally:
@@ -191,7 +182,7 @@ class AsyncSession:
 
     async def _send(self, request: pb.SessionRequest) -> pb.SessionResponse | None:
         try:
-            with _translated():
+            with translated():
                 await self._call.write(request)
                 message = await self._call.read()
         except BaseException:
@@ -241,7 +232,7 @@ class AsyncSession:
             _wire.session_reply(await self._exchange(_wire.CLOSE), "closed")
         except SessionNotFound:
             pass  # closed elsewhere or evicted: gone, as asked
-            with _translated():
+            with translated():
                 await self._call.done_writing()
         finally:
             self._abort()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, overload
 
@@ -12,22 +11,13 @@ import grpc
 
 from seqserve.client import _health, _wire
 from seqserve.client._channel import TLSOption, call_metadata, sync_channel
-from seqserve.client._errors import SessionNotFound, from_rpc_error
+from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "localhost:50051"
 DEFAULT_TIMEOUT = 30.0
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Every gRPC failure inside becomes the matching `SeqServeError`."""
-    try:
-        yield
-    except grpc.RpcError as exc:
-        raise from_rpc_error(exc) from None
 
 
 class Client:
@@ -79,7 +69,7 @@ class Client:
 
     def models(self, *, timeout: float | None = None) -> list[Model]:
         """Every model the server knows, ready or not."""
-        with _translated():
+        with translated():
             response = self._stub.ListModels(
                 pb.ListModelsRequest(), timeout=self._deadline(timeout), metadata=self._metadata
             )
@@ -87,7 +77,7 @@ class Client:
 
     def info(self, name: str, *, version: int = 0, timeout: float | None = None) -> Model:
         """One model's manifest and state (`version` 0: the newest)."""
-        with _translated():
+        with translated():
             status = self._stub.GetModel(
                 pb.GetModelRequest(name=name, version=version),
                 timeout=self._deadline(timeout),
@@ -131,7 +121,7 @@ class Client:
         (scaled models). It is checked against the model's manifest first.
         """
         prepared = _wire.predict_request(self._manifest(name, version, timeout), name, x, version)
-        with _translated():
+        with translated():
             response = self._stub.Predict(
                 prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
             )
@@ -155,7 +145,7 @@ class Client:
     def _events(
         self, prepared: _wire.Prepared, timeout: float | None
     ) -> Iterator[Symbol | Prediction | list[Prediction]]:
-        with _translated():
+        with translated():
             call = self._stub.PredictStream(
                 prepared.request, timeout=timeout, metadata=self._metadata
             )
@@ -240,7 +230,7 @@ class Session:
             self.open()
         self._requests.put(request)
         try:
-            with _translated():
+            with translated():
                 return next(self._call, None)  # type: ignore[no-any-return]
         except BaseException:
             self._abort()
@@ -256,7 +246,7 @@ class Session:
         )
         self._requests.put(self._opening)
         try:
-            with _translated():
+            with translated():
                 opened = _wire.opened(next(self._call, None))
         except BaseException:
             self._abort()

@@ -19,6 +19,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import grpc
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "from_rpc_error",
+    "translated",
 ]
 
 
@@ -139,3 +143,12 @@ def _details_of(error: grpc.RpcError) -> str:
     details = getattr(error, "details", None)
     text = details() if callable(details) else None
     return " ".join(str(text).split()) if text else ""
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Every `grpc.RpcError` raised inside becomes the matching `SeqServeError`."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise from_rpc_error(exc) from None
