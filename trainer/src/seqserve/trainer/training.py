@@ -37,18 +37,25 @@ def build(model: Model) -> keras.Model:
 
 
 class _Curve(keras.callbacks.Callback):
+    """Mean training loss over each stretch of about ``every`` batches of one epoch.
+
+    Keras reports the running mean since the start of the epoch; differencing the running
+    sums gives the loss of each stretch alone, so the curve does not lag.
+    """
+
     def __init__(self, every: int, batch_size: int, offset: int) -> None:
         super().__init__()
         self.every, self.batch_size, self.offset = every, batch_size, offset
-        self.next = every
+        self.next, self.done, self.total = every, 0, 0.0
         self.points: list[tuple[int, float]] = []
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         # With steps_per_execution this runs once per group of batches, not per batch.
         if logs and batch + 1 >= self.next:
-            seen = self.offset + (batch + 1) * self.batch_size
-            self.points.append((seen, float(logs["loss"])))
-            self.next += self.every
+            total = float(logs["loss"]) * (batch + 1)
+            loss = (total - self.total) / (batch + 1 - self.done)
+            self.points.append((self.offset + (batch + 1) * self.batch_size, loss))
+            self.next, self.done, self.total = batch + 1 + self.every, batch + 1, total
 
 
 def fit(model: Model, seed: int, fingerprint: str, log: bool = True) -> tuple[keras.Model, Record]:
