@@ -76,7 +76,8 @@ def train(args: argparse.Namespace, selected: list[catalog.Model]) -> int:
             print(f"training {model.name} ({fp})", flush=True)
             net, record = training.fit(model, args.seed, fp)
             training.save(args.cache, model, net, record)
-    cache.record_timing(args.cache, "train", _wall_seconds(), [m.name for m, _ in todo])
+    names = [m.name for m, _ in todo]
+    cache.record_timing(args.cache, args.models, "train", _wall_seconds(), names)
     return 0
 
 
@@ -106,7 +107,8 @@ def export(args: argparse.Namespace, selected: list[catalog.Model]) -> int:
         except (gates.GateError, parity.ParityError) as exc:
             failures.append(str(exc))
             print(f"  FAILED {exc}", file=sys.stderr, flush=True)
-    cache.record_timing(args.cache, "export", _wall_seconds(), [m.name for m, _ in todo])
+    names = [m.name for m, _ in todo]
+    cache.record_timing(args.cache, args.models, "export", _wall_seconds(), names)
     report.write(args.models, args.cache)
     if failures:
         print("export failed:\n  " + "\n  ".join(failures), file=sys.stderr)

@@ -55,10 +55,13 @@ def write_record(path: Path, record: Record) -> None:
     path.write_text(json.dumps(asdict(record)), encoding="utf-8")
 
 
-def record_timing(cache: Path, command: str, seconds: float, models: list[str]) -> None:
-    """Remember how long the last ``train`` / ``export`` took, for the report."""
+def record_timing(
+    cache: Path, repository: Path, command: str, seconds: float, models: list[str]
+) -> None:
+    """Remember how long the last ``train`` / ``export`` for a repository took, for the report."""
     path = cache / TIMINGS
-    timings = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    everything = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    timings = everything.setdefault(str(repository.resolve()), {})
     timings[command] = {
         "seconds": round(seconds, 1),
         "models": models,
@@ -66,9 +69,11 @@ def record_timing(cache: Path, command: str, seconds: float, models: list[str]) 
         "cpus": os.cpu_count(),
     }
     cache.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(timings, indent=2), encoding="utf-8")
+    path.write_text(json.dumps(everything, indent=2), encoding="utf-8")
 
 
-def read_timings(cache: Path) -> dict[str, dict]:
+def read_timings(cache: Path, repository: Path) -> dict[str, dict]:
     path = cache / TIMINGS
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    everything = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    timings: dict[str, dict] = everything.get(str(repository.resolve()), {})
+    return timings

@@ -70,7 +70,7 @@ def write(models: Path, cache_dir: Path) -> Path:
         "on 256 inputs (whole greedy decodes for `reverse`, step sequences for `recall`), "
         "tolerance 1e-4.",
         "",
-        *_timing(cache.read_timings(cache_dir)),
+        *_timing(cache.read_timings(cache_dir, models)),
         "",
         "| model | version | kind | parameters | epochs x examples | train s | skill (bar) "
         "| passes | parity | files |",
