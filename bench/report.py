@@ -14,9 +14,10 @@ from typing import Any
 
 BEGIN = "<!-- bench:begin (written by `make bench`; edit bench/report.py instead) -->"
 END = "<!-- bench:end -->"
-SYSTEMS = ["E", "seqserve", "B1", "B3", "B4"]
+SYSTEMS = ["E", "E2", "seqserve", "B1", "B3", "B4"]
 LABELS = {
     "E": "E: do-nothing gRPC server",
+    "E2": "E, 2 generator processes",
     "seqserve": "seqserve",
     "B1": "B1: seqserve, batching off",
     "B3": "B3: MLServer 1.7",
@@ -372,7 +373,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     scenarios = ["reverse", "addition", "recall"]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    colors = {"E": "0.5", "seqserve": "C0", "B1": "C1", "B3": "C2", "B4": "C3"}
+    colors = {"E": "0.5", "E2": "0.75", "seqserve": "C0", "B1": "C1", "B3": "C2", "B4": "C3"}
     b0 = results.get("b0", {})
     for col, scen in enumerate(scenarios):
         top, bottom = axes[0][col], axes[1][col]

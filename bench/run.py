@@ -126,12 +126,18 @@ class Runner:
     # ---------------------------------------------------------------- points
 
     def point(
-        self, system: str, scenario: Scenario, load: Load, concurrency: int, server: Server
+        self,
+        system: str,
+        scenario: Scenario,
+        load: Load,
+        concurrency: int,
+        server: Server,
+        gen: Generator | None = None,
     ) -> dict[str, Any]:
         cpu0 = server.cpu_s()
         t0 = time.monotonic()
         with RssSampler(server.rss_mb) as rss:
-            result = self.gen.run(load, concurrency, self.cfg.duration, self.cfg.warmup)
+            result = (gen or self.gen).run(load, concurrency, self.cfg.duration, self.cfg.warmup)
         wall = time.monotonic() - t0
         result.update(
             system=system,
@@ -203,7 +209,23 @@ class Runner:
             lambda s: systems.seqserve_check(target, s),
             lambda s: systems.seqserve_load(target, s),
             ["reverse", "addition", "recall"],
+            None if self.cfg.quick or self.cfg.procs > 1 else self.e_two_procs(target),
         )
+
+    def e_two_procs(self, target: str) -> Callable[[Server], None]:
+        """E again with a second generator process: is one process the ceiling?"""
+
+        def extra(server: Server) -> None:
+            two = Generator(2, self.cfg.clients_per_channel)
+            try:
+                scenario = SCENARIOS["reverse"]
+                for c in (64, 256):
+                    load = systems.seqserve_load(target, scenario)
+                    self.point("E2", scenario, load, c, server, two)
+            finally:
+                two.close()
+
+        return extra
 
     def run_seqserve(self, system: str, flags: list[str], scenarios: list[str]) -> None:
         server, target = systems.seqserve_server(system, self.cfg.models, self.logs, flags)
