@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
+
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 

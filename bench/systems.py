@@ -17,10 +17,10 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-from seqserve.v1 import seqserve_pb2 as pb
 
 from bench.loadgen import CHANNEL_OPTIONS, Load
 from bench.procs import Server, free_port
+from seqserve.v1 import seqserve_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
 PREDICT = "/seqserve.v1.SeqServe/Predict"
