@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from seqserve.client.manifest import read_manifest, write_manifest
 
-FUZZ_EXAMPLES = int(os.environ.get("SEQSERVE_FUZZ_EXAMPLES", "300"))
+FUZZ_EXAMPLES = int(os.environ.get("SEQSERVE_FUZZ_EXAMPLES", "1500"))
 SOAK_SECONDS = float(os.environ.get("SEQSERVE_SOAK_SECONDS", "10"))
 
 

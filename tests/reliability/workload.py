@@ -1,0 +1,38 @@
+"""Valid inputs drawn from manifests, and the answers a server must give for them."""
+
+from __future__ import annotations
+
+import random
+
+from seqserve.client import codecs
+from seqserve.v1 import seqserve_pb2 as pb
+
+SESSION_KIND = pb.SERVING_KIND_STATEFUL_STEP
+
+
+def valid_input(info: pb.ModelInfo, rng: random.Random) -> str | list[int] | list[float]:
+    """One random input the model accepts."""
+    spec = info.input
+    if spec.kind == pb.DATA_KIND_TEXT:
+        fmt = spec.format
+        terms = [rng.randint(fmt.term_min, fmt.term_max) for _ in range(fmt.terms)]
+        text = fmt.separator.join(map(str, terms))
+        return codecs.pad_text(spec, text) if rng.random() < 0.5 else text
+    values = [rng.randint(spec.min_value, spec.max_value) for _ in range(spec.length)]
+    if spec.encoding == pb.ENCODING_SCALED and rng.random() < 0.5:
+        return [float(v) for v in values]
+    return values
+
+
+def as_message(item: str | list[int] | list[float]) -> pb.Input:
+    return codecs.to_message(item)
+
+
+def key(result: pb.Result) -> tuple[object, ...]:
+    """What must be identical between two answers to the same input (batch-independent)."""
+    which = result.WhichOneof("output")
+    if which == "value":
+        return ("value", round(result.value, 3), result.rounded)
+    if which == "text":
+        return ("text", result.text)
+    return ("ints", tuple(result.ints.values))
