@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from seqserve.client.manifest import read_manifest, write_manifest
 
 FUZZ_EXAMPLES = int(os.environ.get("SEQSERVE_FUZZ_EXAMPLES", "1500"))

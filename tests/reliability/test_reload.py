@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
 from seqserve.client import Client
 
 from .conftest import newest, place_version, private_repo
