@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from seqserve.trainer import catalog, repository
 
 ROOT = Path(__file__).resolve().parents[2]

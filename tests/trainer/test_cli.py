@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.trainer import catalog, repository
 from seqserve.trainer.__main__ import DEFAULT_SEED

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keras
 from keras import layers
+
 from seqserve.trainer import datasets as ds
 
 # Batches run per call into the compiled training step: the models are small, so the

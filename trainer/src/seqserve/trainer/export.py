@@ -14,6 +14,7 @@ runtime.configure()
 import keras  # noqa: E402
 import onnx  # noqa: E402
 import tf2onnx  # noqa: E402
+
 from seqserve.client.manifest import write_manifest  # noqa: E402
 from seqserve.trainer import gates, graphs, inference, parity, repository  # noqa: E402
 from seqserve.trainer.cache import Record  # noqa: E402

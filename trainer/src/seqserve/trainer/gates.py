@@ -7,6 +7,7 @@ onnxruntime with ``inference.forward`` and compares the figure with the model's 
 from __future__ import annotations
 
 import numpy as np
+
 from seqserve.trainer import datasets as ds
 from seqserve.trainer import inference
 from seqserve.trainer.catalog import Model

@@ -15,6 +15,7 @@ runtime.configure()
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
 from seqserve.trainer.catalog import Graph, Model  # noqa: E402
 from seqserve.v1 import seqserve_pb2 as pb  # noqa: E402
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from seqserve.trainer import datasets as ds
 from seqserve.trainer import inference
 from seqserve.trainer.catalog import Model

@@ -14,11 +14,13 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from seqserve.trainer import runtime
 
 runtime.configure()
 
 import keras  # noqa: E402
+
 from seqserve.trainer import builders, datasets  # noqa: E402
 from seqserve.trainer import cache as cache_store  # noqa: E402
 from seqserve.trainer.cache import Record  # noqa: E402
@@ -43,19 +45,21 @@ class _Curve(keras.callbacks.Callback):
     sums gives the loss of each stretch alone, so the curve does not lag.
     """
 
-    def __init__(self, every: int, batch_size: int, offset: int) -> None:
+    def __init__(self, every: int, steps: int, batch_size: int, offset: int) -> None:
         super().__init__()
-        self.every, self.batch_size, self.offset = every, batch_size, offset
+        self.every, self.steps, self.batch_size, self.offset = every, steps, batch_size, offset
         self.next, self.done, self.total = every, 0, 0.0
         self.points: list[tuple[int, float]] = []
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         # With steps_per_execution this runs once per group of batches, not per batch.
-        if logs and batch + 1 >= self.next:
-            total = float(logs["loss"]) * (batch + 1)
-            loss = (total - self.total) / (batch + 1 - self.done)
-            self.points.append((self.offset + (batch + 1) * self.batch_size, loss))
-            self.next, self.done, self.total = batch + 1 + self.every, batch + 1, total
+        # The index of the last group of an epoch can run past the epoch's last batch.
+        done = min(batch + 1, self.steps)
+        if logs and done >= self.next and done > self.done:
+            total = float(logs["loss"]) * done
+            loss = (total - self.total) / (done - self.done)
+            self.points.append((self.offset + done * self.batch_size, loss))
+            self.next, self.done, self.total = done + self.every, done, total
 
 
 def fit(model: Model, seed: int, fingerprint: str, log: bool = True) -> tuple[keras.Model, Record]:
@@ -73,7 +77,9 @@ def fit(model: Model, seed: int, fingerprint: str, log: bool = True) -> tuple[ke
         data = generate(rng, plan.units)
         examples = len(data.y)
         steps = -(-examples // plan.batch_size)
-        tracker = _Curve(max(1, steps // CURVE_POINTS_PER_EPOCH), plan.batch_size, epoch * examples)
+        tracker = _Curve(
+            max(1, steps // CURVE_POINTS_PER_EPOCH), steps, plan.batch_size, epoch * examples
+        )
         history = net.fit(
             data.x, data.y, batch_size=plan.batch_size, epochs=1, verbose=0, callbacks=[tracker]
         )
