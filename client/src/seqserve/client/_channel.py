@@ -7,6 +7,8 @@
   (ListModels, GetModel, Predict, PredictStream, health) are retried on UNAVAILABLE by
   gRPC itself (service config `retryPolicy`), so a replica dying mid-call is not seen by
   the caller. Session streams hold server-side state and are never retried.
+  With `wait_for_ready=True` those calls also wait (within their deadline) while no
+  server accepts connections, which rides out a single server's restart.
 - Keepalive pings detect dead connections on long idle streams (sessions); their
   interval stays at the gRPC server's default minimum so servers never reject them.
 - TLS: `tls=True` uses the system roots; a `TLS` (or a CA path) sets the roots, and a
@@ -90,8 +92,12 @@ def _read(source: PathOrBytes | None) -> bytes | None:
         raise SeqServeError(f"cannot read {os.fspath(source)}: {exc.strerror}") from None
 
 
-def service_config() -> str:
-    """round_robin over every address; retry idempotent calls on UNAVAILABLE."""
+def service_config(wait_for_ready: bool = False) -> str:
+    """round_robin over every address; retry idempotent calls on UNAVAILABLE.
+
+    `wait_for_ready`: idempotent calls wait (within their deadline) for a server to accept
+    connections instead of failing at once while none does, e.g. during a restart.
+    """
     retry = {
         "maxAttempts": RETRY_ATTEMPTS,
         "initialBackoff": "0.05s",
@@ -100,18 +106,20 @@ def service_config() -> str:
         "retryableStatusCodes": ["UNAVAILABLE"],
     }
     names = [{"service": SERVICE, "method": m} for m in IDEMPOTENT_METHODS]
-    names.append({"service": HEALTH_SERVICE})
-    return json.dumps(
-        {
-            "loadBalancingConfig": [{"round_robin": {}}],
-            "methodConfig": [{"name": names, "retryPolicy": retry}],
-        }
-    )
+    health = [{"service": HEALTH_SERVICE}]
+    methods: list[dict[str, object]] = [{"name": health, "retryPolicy": retry}]
+    if wait_for_ready:
+        methods.append({"name": names, "retryPolicy": retry, "waitForReady": True})
+    else:
+        methods[0]["name"] = names + health
+    return json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": methods})
 
 
-def channel_options(target: str, tls: TLS | None) -> list[tuple[str, str | int]]:
+def channel_options(
+    target: str, tls: TLS | None, wait_for_ready: bool = False
+) -> list[tuple[str, str | int]]:
     options: list[tuple[str, str | int]] = [
-        ("grpc.service_config", service_config()),
+        ("grpc.service_config", service_config(wait_for_ready)),
         ("grpc.enable_retries", 1),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -184,19 +192,19 @@ def _authority(target: str) -> str | None:
     return None
 
 
-def sync_channel(target: str, tls: TLSOption) -> grpc.Channel:
+def sync_channel(target: str, tls: TLSOption, wait_for_ready: bool = False) -> grpc.Channel:
     settings = as_tls(tls)
     address = resolve_target(target)
-    options = channel_options(target, settings)
+    options = channel_options(target, settings, wait_for_ready)
     if settings is None:
         return grpc.insecure_channel(address, options=options)
     return grpc.secure_channel(address, settings.credentials(), options=options)
 
 
-def aio_channel(target: str, tls: TLSOption) -> grpc.aio.Channel:
+def aio_channel(target: str, tls: TLSOption, wait_for_ready: bool = False) -> grpc.aio.Channel:
     settings = as_tls(tls)
     address = resolve_target(target)
-    options = channel_options(target, settings)
+    options = channel_options(target, settings, wait_for_ready)
     if settings is None:
         return grpc.aio.insecure_channel(address, options=options)
     return grpc.aio.secure_channel(address, settings.credentials(), options=options)

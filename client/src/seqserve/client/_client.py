@@ -36,10 +36,11 @@ class Client:
         timeout: float | None = DEFAULT_TIMEOUT,
         tls: TLSOption = None,
         token: str | None = None,
+        wait_for_ready: bool = False,
     ) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = sync_channel(target, tls)
+        self._channel = sync_channel(target, tls, wait_for_ready)
         self._stub: Any = pb_grpc.SeqServeStub(self._channel)  # type: ignore[no-untyped-call]
         self._check = self._channel.unary_unary(
             _health.CHECK_METHOD,
