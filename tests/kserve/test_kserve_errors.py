@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
+
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 

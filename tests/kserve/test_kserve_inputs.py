@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
+
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import inputs
 from seqserve.server.grpc.kserve.messages import pb as kpb

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqserve.server.grpc.kserve.messages import SERVICE, pb
 from tritonclient.grpc import model_config_pb2, service_pb2
+
+from seqserve.server.grpc.kserve.messages import SERVICE, pb
 
 
 def triton_message(full_name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
+
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -87,8 +88,10 @@ def test_repository_index(triton_client: Client, exported: dict[str, pb.ModelInf
 def test_statistics_count_requests(
     triton_client: Client, exported: dict[str, pb.ModelInfo]
 ) -> None:
+    newest = str(exported["sum_mlp"].version)
+
     def stats() -> tuple[int, int, int, int]:
-        (model,) = triton_client.get_inference_statistics("sum_mlp").model_stats
+        (model,) = triton_client.get_inference_statistics("sum_mlp", newest).model_stats
         infer = model.inference_stats
         return model.inference_count, infer.success.count, infer.queue.count, model.execution_count
 
@@ -101,9 +104,19 @@ def test_statistics_count_requests(
     assert after[1] - before[1] == 2  # successful requests
     assert after[2] - before[2] >= 2  # requests queued for a batch (engine totals)
     assert after[3] - before[3] >= 1  # batched executions (engine totals)
-    (model,) = triton_client.get_inference_statistics("sum_mlp").model_stats
+    (model,) = triton_client.get_inference_statistics("sum_mlp", newest).model_stats
+    assert model.version == newest
     assert model.inference_stats.success.ns > 0 and model.last_inference > 0
     assert model.inference_stats.compute_infer.ns > 0
     every = triton_client.get_inference_statistics().model_stats
     assert {m.name for m in every} >= set(exported)
     assert np.all([m.version for m in every])
+
+
+def test_statistics_of_every_version(
+    triton_client: Client, exported: dict[str, pb.ModelInfo]
+) -> None:
+    versions = triton_client.get_model_metadata("echo_whole").versions
+    stats = triton_client.get_inference_statistics("echo_whole").model_stats
+    assert [s.version for s in stats] == list(versions)
+    assert all(s.name == "echo_whole" for s in stats)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
+from tritonclient.grpc import service_pb2 as triton_pb
+
 from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import outputs
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
-from tritonclient.grpc import service_pb2 as triton_pb
 
 from .manifests import info
 

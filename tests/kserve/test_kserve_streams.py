@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+
 from seqserve.server.grpc.kserve.streams import concurrently
 
 

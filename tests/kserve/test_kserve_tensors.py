@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from seqserve.server.grpc.kserve import tensors as t
 
 from .manifests import NAMES, info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve.infer import time_budget
 from seqserve.server.grpc.kserve.messages import pb as kpb
