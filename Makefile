@@ -57,6 +57,19 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
+# Reliability runs at full length (tests/reliability; `make test` runs them shorter):
+# fuzz sends FUZZ_EXAMPLES hypothesis-generated requests, soak runs SOAK_SECONDS of 64 clients.
+FUZZ_EXAMPLES ?= 12000
+SOAK_SECONDS ?= 60
+
+fuzz: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	SEQSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -s -m slow tests/reliability/test_fuzz.py
+
+soak: $(STAMP)
+	$(MAKE) --no-print-directory train export
+	SEQSERVE_SOAK_SECONDS=$(SOAK_SECONDS) $(VENV)/bin/pytest -s -m slow tests/reliability/test_soak.py
+
 # Benchmarks (bench/): `bench` creates the peers' pinned virtualenvs (bench/setup.sh: MLServer,
 # PyTriton) and runs every system, writing docs/benchmarks.md and docs/bench.png (~12 min).
 # `bench-quick` (CI) runs seqserve and B0 for a few seconds per point into bench/results/.
