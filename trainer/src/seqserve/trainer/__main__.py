@@ -69,13 +69,14 @@ def train(args: argparse.Namespace, selected: list[catalog.Model]) -> int:
             print(f"  {model.name}: up to date ({fp})")
         else:
             todo.append((model, fp))
-    if todo:
-        from seqserve.trainer import training
+    if not todo:
+        return 0
+    from seqserve.trainer import training
 
-        for model, fp in todo:
-            print(f"training {model.name} ({fp})", flush=True)
-            net, record = training.fit(model, args.seed, fp)
-            training.save(args.cache, model, net, record)
+    for model, fp in todo:
+        print(f"training {model.name} ({fp})", flush=True)
+        net, record = training.fit(model, args.seed, fp)
+        training.save(args.cache, model, net, record)
     names = [m.name for m, _ in todo]
     cache.record_timing(args.cache, args.models, "train", _wall_seconds(), names)
     return 0
