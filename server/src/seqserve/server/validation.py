@@ -42,7 +42,8 @@ def check_batch(model: ModelVersion, count: int, max_items: int) -> None:
         )
     if count > max_items:
         raise InvalidInput(
-            f"batch of {count} inputs is over the limit of {max_items} per request; split it"
+            f"batch of {count} inputs is over the limit of {max_items} per request "
+            "(max_batch_items); split it"
         )
 
 
