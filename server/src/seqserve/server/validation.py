@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from seqserve.client import codecs
 from seqserve.server.engines.base import Encoded
 from seqserve.server.errors import InvalidInput

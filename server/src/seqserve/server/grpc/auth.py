@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
+
 from seqserve.server.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 import grpc
+
 from seqserve.server.settings import Settings
 
 log = logging.getLogger(__name__)
