@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from seqserve.client.manifest import read_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from seqserve.client import codecs
 from seqserve.trainer import inference
 from seqserve.v1 import seqserve_pb2 as pb

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import pytest
+
 from seqserve.server.batcher import Batcher
 from seqserve.server.errors import Overloaded
 

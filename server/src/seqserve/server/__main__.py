@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
+
 from seqserve.server.runtime import DeviceUnavailable
 from seqserve.server.settings import Settings
 

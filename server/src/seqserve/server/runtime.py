@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import onnxruntime as ort
+
 from seqserve.server.settings import Device, GraphOptimization, Settings
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from seqserve.client import codecs
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from seqserve.client import codecs
 from seqserve.server.batcher import Batcher
 from seqserve.server.engines.base import (

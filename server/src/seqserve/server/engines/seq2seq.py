@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import numpy as np
+
 from seqserve.server.engines.base import Encoded, Engine, ItemResult, StreamEvent, sample_item
 from seqserve.server.engines.decode import DecodeWorker, Job
 from seqserve.server.settings import Settings

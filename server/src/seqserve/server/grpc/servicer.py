@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import TypeAlias
 
 import grpc
+
 from seqserve.server import limits, validation
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.engines import SymbolEvent

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
+
 from seqserve.server import errors
 from seqserve.server.grpc.observe import current_request_id
 
