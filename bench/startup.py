@@ -39,7 +39,10 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def one_run(models: Path, workdir: Path) -> tuple[float, float, float, int]:
+Run = tuple[float, float, float, int, int]  # seconds, RSS MB, peak MB, models, versions
+
+
+def one_run(models: Path, workdir: Path) -> Run:
     port_file = workdir / "port"
     port_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "seqserve.server", "--models", str(models), "--port", "0"]
@@ -67,25 +70,30 @@ def one_run(models: Path, workdir: Path) -> tuple[float, float, float, int]:
             if not all(m.ready for m in listed):
                 raise RuntimeError(f"not ready: {[m.info.name for m in listed if not m.ready]}")
         rss, peak = rss_mb(process.pid)
-        return seconds, rss, peak, len(listed)
+        return seconds, rss, peak, len(listed), sum(len(m.versions) for m in listed)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
 
 
-def section(models: Path, runs: list[tuple[float, float, float, int]], command: str) -> str:
+def section(models: Path, runs: list[Run], command: str) -> str:
     seconds = [r[0] * 1e3 for r in runs]
     rss = [r[1] for r in runs]
     peak = [r[2] for r in runs]
     cpu = f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+    load = os.getloadavg()[0]
     return "\n".join(
         [
             BEGIN,
             "## Startup and memory",
             "",
             f"Process start to every model SERVING (health `seqserve.v1.SeqServe`), and the "
-            f"server's memory with all {runs[0][3]} models of `{models.name}/` loaded and warmed; "
-            f"median of {len(runs)} runs (min-max), {cpu}, Python {platform.python_version()}.",
+            f"server's memory with all {runs[0][3]} models ({runs[0][4]} versions) of "
+            f"`{models.name}/` loaded and warmed; median of {len(runs)} runs (min-max), {cpu}, "
+            f"Python {platform.python_version()}, load average {load:.1f} while measuring "
+            "(the machine is shared). Most of the time is Python importing grpc, onnxruntime, "
+            "numpy and pydantic; the server log's `serving N/N models in X ms` line gives "
+            "the repository load itself (hash checks, onnxruntime sessions, warm-up).",
             "",
             "| measure | median | range | target |",
             "|---|---|---|---|",
@@ -120,7 +128,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = [one_run(args.models, Path(tmp)) for _ in range(args.runs)]
-    for seconds, rss, peak, count in runs:
+    for seconds, rss, peak, count, _ in runs:
         print(
             f"{count} models SERVING in {seconds * 1e3:.0f} ms; RSS {rss:.0f} MB (peak {peak:.0f})"
         )
