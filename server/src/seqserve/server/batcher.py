@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from seqserve.server.errors import Overloaded
+from seqserve.server.metrics import BatchHooks
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ O = TypeVar("O")  # noqa: E741
 class _Entry(Generic[I, O]):
     items: Sequence[I]
     future: asyncio.Future[list[O]]
+    queued: float  # perf_counter() at submit, for the queue-time metric
 
 
 class Batcher(Generic[I, O]):
@@ -49,6 +51,7 @@ class Batcher(Generic[I, O]):
         max_batch_size: int,
         max_batch_delay_us: int,
         max_queue: int,
+        model: str = "",
     ) -> None:
         self.name = name
         self._run = run
@@ -60,6 +63,7 @@ class Batcher(Generic[I, O]):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._metrics = BatchHooks(model or name, lambda: self._pending)
 
     @property
     def pending(self) -> int:
@@ -88,7 +92,7 @@ class Batcher(Generic[I, O]):
                 )
             self._pending += len(items)
         future: asyncio.Future[list[O]] = self._loop.create_future()
-        self._queue.put(_Entry(items, future))
+        self._queue.put(_Entry(items, future, time.perf_counter()))
         return future
 
     # ------------------------------------------------------------ worker thread
@@ -128,12 +132,15 @@ class Batcher(Generic[I, O]):
         if not live:
             return
         items = [item for e in live for item in e.items]
+        started = time.perf_counter()
         try:
             outputs = self._run(items)
         except Exception as exc:  # every waiter of the batch gets the same error
             log.debug("%s: batch of %d failed: %r", self.name, len(items), exc)
             self._post(_fail, live, exc)
+            self._metrics.ran(len(items), [e.queued for e in live], started, time.perf_counter())
             return
+        ended = time.perf_counter()
         slices: list[list[O]] = []
         start = 0
         for entry in live:
@@ -141,6 +148,7 @@ class Batcher(Generic[I, O]):
             slices.append(list(outputs[start:end]))
             start = end
         self._post(_resolve, live, slices)
+        self._metrics.ran(len(items), [e.queued for e in live], started, ended)
 
     def _post(self, fn: Callable[..., None], *args: object) -> None:
         assert self._loop is not None

@@ -198,6 +198,11 @@ class DecodeHooks:
         self._totals.compute_ns += int((ended - started) * 1e9)
 
 
+def watch_sessions(count: Callable[[], float]) -> None:
+    """Read the number of open sessions at scrape time."""
+    SESSIONS_OPEN.set_function(count)
+
+
 def session_opened() -> None:
     SESSIONS_OPENED.inc()
 
@@ -265,7 +270,11 @@ class _ModelCollector(Collector):
             labels=["model", "version"],
         )
         if self.source is not None:
-            for state in self.source():
+            try:
+                states = list(self.source())
+            except RuntimeError:  # the repository changed while read (reload): skip once
+                states = []
+            for state in states:
                 family.add_metric([state.model, str(state.version)], 1.0 if state.ready else 0.0)
         yield family
 

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from seqserve.server import metrics
 from seqserve.server.engines import StepEngine, StepInput
 from seqserve.server.errors import Overloaded, SessionNotFound
 from seqserve.server.repository import ModelVersion
@@ -79,6 +81,7 @@ class SessionStore:
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self._sessions: dict[str, Session] = {}
+        metrics.watch_sessions(lambda: len(self._sessions))
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -96,12 +99,14 @@ class SessionStore:
         if state is not None:
             session.h, session.c, session.steps = state.h, state.c, state.steps
         self._sessions[session.id] = session
+        metrics.session_opened()
         return session
 
     def get(self, session_id: str) -> Session:
         session = self._sessions.get(session_id)
         if session is None or self._idle(session, time.monotonic()):
-            self._sessions.pop(session_id, None)
+            if self._sessions.pop(session_id, None) is not None:
+                metrics.sessions_evicted(1)
             raise SessionNotFound(session_id)
         session.last_used = time.monotonic()
         return session
@@ -117,6 +122,7 @@ class SessionStore:
         idle = [sid for sid, s in self._sessions.items() if self._idle(s, now)]
         for sid in idle:
             del self._sessions[sid]
+        metrics.sessions_evicted(len(idle))
         if idle:
             log.info("evicted %d idle sessions", len(idle))
         return len(idle)

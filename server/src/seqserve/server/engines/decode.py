@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from seqserve.client import codecs
 from seqserve.server.engines.base import Encoded, ItemResult, OneHot, StreamEvent, SymbolEvent
 from seqserve.server.errors import DeadlineExceeded, Overloaded
+from seqserve.server.metrics import DecodeHooks
 from seqserve.server.scheduler import Plan, Scheduler
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -41,6 +43,7 @@ class Job:
     confidences: list[list[float]] = field(default_factory=list)
     remaining: int = 0
     closed: bool = False  # set by the worker once the job has its final answer or error
+    queued: float = field(default_factory=time.perf_counter)  # for the queue-time metric
 
 
 Delivery = tuple[Job, "StreamEvent | BaseException"]
@@ -75,6 +78,8 @@ class DecodeWorker:
         self._ids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        scheduler = self.scheduler
+        self._metrics = DecodeHooks(info.name, lambda: scheduler.waiting, lambda: scheduler.active)
 
     # ------------------------------------------------------------ event-loop side
 
@@ -173,7 +178,10 @@ class DecodeWorker:
         rows = [r for r in plan.admitted if r.seq_id in self._seqs]
         sources = [self._source_of(r.seq_id) for r in rows]
         x = self._source_onehot(np.asarray(sources, dtype=np.int64))
+        started = time.perf_counter()
         h, c = self._encoder.run(None, {self._source_name: x})
+        queued = [self._seqs[r.seq_id][0].queued for r in rows]
+        self._metrics.encoded(queued, started, time.perf_counter())
         slots = [r.slot for r in rows]
         self._h[slots] = h
         self._c[slots] = c
@@ -187,7 +195,9 @@ class DecodeWorker:
         fed = np.fromiter((r.symbol for r in plan.decode), dtype=np.int64, count=len(plan.decode))
         x, h, c = self._symbol_onehot(fed), self._h[slots], self._c[slots]
         feeds = dict(zip(self._dec_inputs, (x, h, c), strict=True))
+        started = time.perf_counter()
         probs, h_out, c_out = self._decoder.run(None, feeds)
+        self._metrics.stepped(len(plan.decode), started, time.perf_counter())
         self._h[slots] = h_out
         self._c[slots] = c_out
         chosen = probs.argmax(axis=1)

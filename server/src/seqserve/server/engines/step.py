@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from seqserve.server.batcher import Batcher
 from seqserve.server.engines.base import Engine, Floats, OneHot
 from seqserve.server.settings import Settings
@@ -39,6 +40,7 @@ class StepEngine(Engine):
         self.batcher: Batcher[StepInput, StepOutput] = Batcher(
             f"{info.name}-step",
             self.run,
+            model=info.name,
             max_batch_size=settings.max_batch_size,
             max_batch_delay_us=settings.max_batch_delay_us,
             max_queue=settings.max_queue,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqserve.client.manifest import read_manifest
+from seqserve.server import metrics
 from seqserve.server.engines import Engine, build_engine
 from seqserve.server.repository.checks import (
     LoadError,
@@ -59,6 +60,7 @@ def load_version(
         pb.ServingKind.Name(info.kind),
         (time.perf_counter() - started) * 1e3,
     )
+    metrics.model_loaded(name, version, time.perf_counter() - started)
     return ModelVersion(name, version, info, engine)
 
 
