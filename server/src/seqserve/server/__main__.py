@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from seqserve.server.runtime import DeviceUnavailable
+from seqserve.server.errors import StartupError
 from seqserve.server.settings import Settings
 
 
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("seqserve.server")
     try:
         asyncio.run(serve(settings))
-    except DeviceUnavailable as exc:
+    except StartupError as exc:
         log.error("%s", exc)
         return 3
     except OSError as exc:

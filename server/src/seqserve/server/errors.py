@@ -21,6 +21,10 @@ They never carry internals (tracebacks, onnxruntime messages).
 from __future__ import annotations
 
 
+class StartupError(RuntimeError):
+    """The server cannot start as configured (e.g. the device); reported once, then exit."""
+
+
 class SeqServeError(Exception):
     """Base of every error the server reports to a caller with its own message."""
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from seqserve.server.errors import StartupError
 from seqserve.server.settings import Device, GraphOptimization, Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
 
-class DeviceUnavailable(RuntimeError):
+class DeviceUnavailable(StartupError):
     """The requested device cannot be used; raised once, at start."""
 
 
