@@ -37,9 +37,11 @@ _STARTED = time.perf_counter()
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m seqserve.trainer", description=__doc__.split("\n\n")[0]
+        prog="python -m seqserve.trainer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["train", "export"])
+    parser.add_argument("command", choices=["train", "export"], help="what to do (see above)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="training seed")
     parser.add_argument(
         "--only",

@@ -31,7 +31,11 @@ class Graph:
 
 @dataclass(frozen=True)
 class Plan:
-    """How a model is fitted: ``units`` is what the data function is asked for per epoch."""
+    """How a model is fitted, on fresh data every epoch.
+
+    ``units`` is what the data generator is asked for per epoch: examples, or 25-long
+    sequences (21 windows each) for the echo models, or repeats of the two sequences for recall.
+    """
 
     units: int
     epochs: int
