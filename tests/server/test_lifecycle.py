@@ -13,6 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -86,35 +87,70 @@ def test_health_not_serving_then_serving_then_not_serving(launch_server, models_
     assert server.process.wait(30) == 0
 
 
+def corrupt(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def test_corrupted_model_leaves_the_others_serving(
     launch_server, models_dir: Path, tmp_path: Path, manifests: dict
 ) -> None:  # type: ignore[no-untyped-def]
     copy = tmp_path / "models"
     shutil.copytree(models_dir, copy)
     victim = kind_models(manifests, pb.SERVING_KIND_SEQ2SEQ)[0]
-    version = manifests[victim].version
-    graph = copy / victim / str(version) / manifests[victim].graphs[0].file
-    data = bytearray(graph.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    graph.write_bytes(bytes(data))
+    file = manifests[victim].graphs[0].file
+    for folder in (copy / victim).iterdir():  # every version of it
+        corrupt(folder / file)
     (copy / victim / "notaversion").mkdir()  # non-integer folders are ignored
     server = launch_server(copy)
     with grpc.insecure_channel(server.target) as channel:
         stub = pb_grpc.SeqServeStub(channel)
         listed = {m.info.name: m for m in stub.ListModels(pb.ListModelsRequest()).models}
         assert set(listed) == set(manifests)
-        assert not listed[victim].ready
-        assert "SHA-256" in listed[victim].reason and graph.name in listed[victim].reason
+        assert not listed[victim].ready and list(listed[victim].versions) == []
+        assert "SHA-256" in listed[victim].reason and file in listed[victim].reason
         assert all(m.ready for name, m in listed.items() if name != victim)
         spec = manifests[victim].input
         request = pb.PredictRequest(model=victim, inputs=[ints(*[spec.min_value] * spec.length)])
         code, message = code_of(lambda: stub.Predict(request))
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "not ready" in message
+        assert "SHA-256" in message
         other = kind_models(manifests, pb.SERVING_KIND_CLASSIFY)[0]
         spec = manifests[other].input
         request = pb.PredictRequest(model=other, inputs=[ints(*[spec.min_value] * spec.length)])
         assert len(stub.Predict(request).results) == 1
+    version = manifests[victim].version
     assert f"model {victim} version {version} not ready" in server.log
+
+
+def test_corrupted_newest_version_falls_back_to_the_previous(
+    launch_server, models_dir: Path, tmp_path: Path, manifests: dict
+) -> None:  # type: ignore[no-untyped-def]
+    name = kind_models(manifests, pb.SERVING_KIND_CLASSIFY)[0]
+    info = manifests[name]
+    copy = tmp_path / "models"
+    (copy / name).mkdir(parents=True)
+    shutil.copytree(models_dir / name / str(info.version), copy / name / str(info.version))
+    broken = copy / name / str(info.version + 1000)  # a newer version, corrupted
+    shutil.copytree(copy / name / str(info.version), broken)
+    newer = read_manifest(broken)
+    newer.version = info.version + 1000
+    write_manifest(broken, newer)
+    corrupt(broken / info.graphs[0].file)
+    server = launch_server(copy)
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SeqServeStub(channel)
+        (status,) = stub.ListModels(pb.ListModelsRequest()).models
+        assert status.ready and list(status.versions) == [info.version]
+        assert f"version {newer.version} not ready" in status.reason
+        spec = info.input
+        item = ints(*[spec.min_value] * spec.length)
+        reply = stub.Predict(pb.PredictRequest(model=name, inputs=[item]))
+        assert reply.version == info.version
+        request = pb.PredictRequest(model=name, version=newer.version, inputs=[item])
+        code, message = code_of(lambda: stub.Predict(request))
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "SHA-256" in message
 
 
 def test_overload_is_refused_at_once_with_the_limit(launch_server, models_dir, manifests) -> None:  # type: ignore[no-untyped-def]

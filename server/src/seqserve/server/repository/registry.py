@@ -151,8 +151,13 @@ class Repository:
             mv = versions[version]
         else:
             mv = versions[ready[-1]] if ready else versions[max(versions)]
+        newer = [
+            f"version {v} not ready: {versions[v].reason}; serving version {mv.version}"
+            for v in sorted(versions)
+            if not version and mv.ready and v > mv.version and not versions[v].ready
+        ]
         note = "" if version else self._notes.get(name, "")
-        reason = "; ".join(r for r in (mv.reason, note) if r)
+        reason = "; ".join(r for r in (mv.reason, *newer, note) if r)
         return ModelState(mv.info, mv.ready, reason, ready)
 
     def states(self) -> list[ModelState]:
