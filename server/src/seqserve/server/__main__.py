@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import enum
-import json
 import logging
 import signal
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from seqserve.server import logs
 from seqserve.server.errors import StartupError
 from seqserve.server.settings import Settings
 
@@ -44,28 +44,9 @@ def _show(value: object) -> str:
     return str(value.value) if isinstance(value, enum.Enum) else str(value)
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
 def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_json:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level.upper())
+    """Human-readable lines, or JSON with --log-json; every line carries the request id."""
+    logs.configure(settings.log_level, settings.log_json)
 
 
 async def serve(settings: Settings) -> None:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from seqserve.server import __version__, metrics
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.server import create_server, set_health
 from seqserve.server.repository.reload import Reloader
@@ -26,6 +27,7 @@ class App:
         self.server, self.port, self.health = create_server(settings, self.core)
         self._stopping = asyncio.Event()
         self.reloader = Reloader(self.core.repository, settings.poll)
+        self.metrics_port: int | None = None
 
     async def start(self) -> None:
         """Listen (health NOT_SERVING), load and warm every model, then report SERVING."""
@@ -35,6 +37,7 @@ class App:
         log.info("listening on %s:%d", self.settings.host, self.port)
         if self.settings.port_file is not None:
             _write_atomic(self.settings.port_file, f"{self.port}\n")
+        self._start_metrics()
         await self.core.load()
         await self.reloader.start()
         await set_health(self.health, True)
@@ -50,6 +53,18 @@ class App:
         if self.settings.report_modules:
             heavy = sorted(m for m in HEAVY_MODULES if m in sys.modules)
             log.info("heavy modules loaded: %s", ", ".join(heavy) or "none")
+
+    def _start_metrics(self) -> None:
+        """Readiness and build info for /metrics; the endpoint itself when a port is set."""
+        metrics.watch_models(self._versions)
+        metrics.set_build_info(__version__, device=self.settings.device.value)
+        if self.settings.metrics_port:
+            self.metrics_port = metrics.serve(self.settings.host, self.settings.metrics_port)
+
+    def _versions(self) -> list[metrics.VersionState]:
+        return [
+            metrics.VersionState(s.info.name, s.info.version, s.ready) for s in self.core.states()
+        ]
 
     def request_reload(self) -> None:
         """SIGHUP: scan the repository for new, changed or vanished versions now."""

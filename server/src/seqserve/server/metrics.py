@@ -26,14 +26,25 @@ import contextvars
 import logging
 import platform
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `*_created` series
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -126,17 +137,53 @@ def model_totals(model: str) -> ModelTotals:
     return totals
 
 
+# ------------------------------------------------------------ live gauges
+
+
+class _LiveSum:
+    """A gauge child read at scrape time: the sum of one reader over every live engine of a
+    model (each loaded version has its own queue); engines drop out once collected."""
+
+    def __init__(self, gauge: Gauge, model: str, reader: str) -> None:
+        self._owners: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._reader = reader
+        self._lock = threading.Lock()
+        gauge.labels(model).set_function(self._read)
+
+    def add(self, owner: object) -> None:
+        with self._lock:
+            self._owners.add(owner)
+
+    def _read(self) -> float:
+        with self._lock:
+            owners = list(self._owners)
+        return float(sum(getattr(owner, self._reader)() for owner in owners))
+
+
+_live: dict[tuple[int, str], _LiveSum] = {}
+
+
+def _watch(gauge: Gauge, model: str, owner: object, reader: str) -> None:
+    """Add `owner.<reader>()` to the gauge's value for `model`."""
+    with _totals_lock:
+        live = _live.get((id(gauge), model))
+        if live is None:
+            live = _live[(id(gauge), model)] = _LiveSum(gauge, model, reader)
+    live.add(owner)
+
+
 # ------------------------------------------------------------ worker-thread hooks
 
 
 class BatchHooks:
     """A dynamic batcher's batch sizes, queue wait per request and compute time per call."""
 
-    __slots__ = ("_batch", "_compute", "_queue", "_totals")
+    __slots__ = ("__weakref__", "_batch", "_compute", "_queue", "_totals", "queue_depth")
 
     def __init__(self, model: str, pending: Callable[[], float]) -> None:
         _known.add(model)
-        QUEUE_DEPTH.labels(model).set_function(pending)
+        self.queue_depth = pending
+        _watch(QUEUE_DEPTH, model, self, "queue_depth")
         self._batch = BATCH_SIZE.labels(model)
         self._queue = PHASE_SECONDS.labels(model, "queue")
         self._compute = PHASE_SECONDS.labels(model, "compute")
@@ -160,14 +207,26 @@ class BatchHooks:
 class DecodeHooks:
     """The seq2seq decode worker's queue waits, encoder and decoder-step calls."""
 
-    __slots__ = ("_batch", "_decoder", "_encoder", "_occupancy", "_queue", "_totals")
+    __slots__ = (
+        "__weakref__",
+        "_batch",
+        "_decoder",
+        "_encoder",
+        "_occupancy",
+        "_queue",
+        "_totals",
+        "active",
+        "queue_depth",
+    )
 
     def __init__(
         self, model: str, waiting: Callable[[], float], active: Callable[[], float]
     ) -> None:
         _known.add(model)
-        QUEUE_DEPTH.labels(model).set_function(waiting)
-        ACTIVE_SEQUENCES.labels(model).set_function(active)
+        self.queue_depth = waiting
+        self.active = active
+        _watch(QUEUE_DEPTH, model, self, "queue_depth")
+        _watch(ACTIVE_SEQUENCES, model, self, "active")
         self._batch = BATCH_SIZE.labels(model)
         self._occupancy = DECODE_STEP_SEQUENCES.labels(model)
         self._queue = PHASE_SECONDS.labels(model, "queue")

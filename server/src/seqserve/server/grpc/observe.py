@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+
 from seqserve.server.metrics import CallState, current_call, requests
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
