@@ -69,7 +69,10 @@ class DecodeWorker:
         self._c = np.zeros((max_active, size), dtype=np.float32)
         self._source_onehot = OneHot(tuple(int(d) for d in enc.inputs[0].shape[1:]), max_active)
         self._symbol_onehot = OneHot((int(dec.inputs[0].shape[1]),), max_active)
-        self.scheduler = Scheduler(max_active, max_queue)
+        # `submit` bounds active + waiting by max_active + max_queue; a job's sequences all
+        # wait until the next schedule() admits them, so the scheduler may hold that many.
+        self.scheduler = Scheduler(max_active, max_active + max_queue)
+        self._max_queue = max_queue
         self._limit = max_active + max_queue
         self._outstanding = 0
         self._lock = threading.Lock()
@@ -101,7 +104,8 @@ class DecodeWorker:
             if self._outstanding + n > self._limit:
                 raise Overloaded(
                     f"{self.info.name}: decoder full ({self.scheduler.max_active} active, "
-                    f"{self.scheduler.max_waiting} waiting sequences); retry later"
+                    f"{self._max_queue} waiting sequences: max_active_sequences, max_queue); "
+                    "retry later"
                 )
             self._outstanding += n
         self._inbox.put(("add", job))
@@ -137,9 +141,21 @@ class DecodeWorker:
             if job is None:
                 return False
             if kind == "add":
-                self._add(job)
+                self._admit(job)
             elif not job.closed:
                 self._close(job, None, [])
+
+    def _admit(self, job: Job) -> None:
+        """Add a job; if that fails, fail the job alone (the worker thread must live on)."""
+        try:
+            self._add(job)
+        except Exception as exc:
+            log.exception("%s: could not queue a request", self.info.name)
+            with self._lock:
+                self._outstanding -= len(job.sources) - len(job.seq_ids)
+            out: list[Delivery] = []
+            self._close(job, exc, out)
+            self._post(out)
 
     def _add(self, job: Job) -> None:
         decode = self.info.decode
