@@ -9,6 +9,7 @@ A check (every `poll` seconds, on SIGHUP, or called directly) scans the reposito
   opened on it, finish on it: nothing is unloaded, and a request may still name it.
 - A version that fails its checks is recorded as not ready (GetModel on that version says
   why, the model's ListModels reason names it) and the newest ready version keeps serving.
+  Its folder removed, it is forgotten.
   It is tried again once its files change (a deploy that was still being copied).
 - A loaded version whose files vanish or change on disk keeps serving the graphs it holds
   in memory; the model's reason says so until the files are back as they were.
@@ -130,17 +131,16 @@ class Reloader:
         return mv
 
     async def _report(self, found: dict[str, list[tuple[int, Path]]]) -> None:
-        """Per model: refused versions and loaded versions whose files changed or vanished."""
+        """Per model: loaded versions whose files changed or vanished; forget refused versions
+        whose folder is gone."""
         loop = asyncio.get_running_loop()
         on_disk = {(name, v): path for name, versions in found.items() for v, path in versions}
         notes: dict[str, list[str]] = {}
         for mv in self._repository.versions():
             key = (mv.name, mv.version)
-            if not mv.ready:
+            if not mv.ready:  # the registry reports it ("version N not ready: ...")
                 if key not in on_disk:
                     self._repository.discard(mv.name, mv.version)
-                    continue
-                notes.setdefault(mv.name, []).append(f"version {mv.version} refused: {mv.reason}")
                 continue
             folder = self._repository.folder(mv.name, mv.version)
             now = await loop.run_in_executor(None, fingerprint, folder)
