@@ -205,3 +205,19 @@ def test_cuda_without_cuda_fails_at_start(models_dir: Path, device: str) -> None
     )  # fmt: skip
     assert done.returncode != 0
     assert "CUDAExecutionProvider" in done.stderr and "--device cpu" in done.stderr
+
+
+def test_default_deadline_applies_to_calls_without_one(
+    launch_server, models_dir, manifests
+) -> None:  # type: ignore[no-untyped-def]
+    server = launch_server(models_dir, "--default-deadline", "0.000001")
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SeqServeStub(channel)
+        for kind in (pb.SERVING_KIND_SEQ2SEQ, pb.SERVING_KIND_CLASSIFY):
+            name = kind_models(manifests, kind)[0]
+            spec = manifests[name].input
+            request = pb.PredictRequest(model=name, inputs=[ints(*[spec.min_value] * spec.length)])
+            code, message = code_of(lambda r=request: stub.Predict(r))
+            assert code == grpc.StatusCode.DEADLINE_EXCEEDED and "deadline" in message
+            code, _ = code_of(lambda r=request: list(stub.PredictStream(r)))
+            assert code == grpc.StatusCode.DEADLINE_EXCEEDED

@@ -90,14 +90,18 @@ class InferenceCore:
 
     async def stream(self, request: ValidPredict) -> AsyncIterator[StreamEvent | PredictAnswer]:
         engine = _engine(request.model)
-        events = engine.stream(request.items, request.deadline)
+        events = aiter(engine.stream(request.items, request.deadline))
         try:
-            async with _within(request.deadline):
-                async for event in events:
-                    if isinstance(event, list):
-                        yield PredictAnswer(request.model.name, request.model.version, event)
-                    else:
-                        yield event
+            while True:
+                async with _within(request.deadline):  # never held across a yield
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        return
+                if isinstance(event, list):
+                    yield PredictAnswer(request.model.name, request.model.version, event)
+                else:
+                    yield event
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
