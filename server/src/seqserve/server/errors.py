@@ -10,8 +10,7 @@ SeqServeError
 ├── Overloaded           a queue or bound is full; retry later
 ├── DeadlineExceeded     the call's deadline passed before its answer was ready
 ├── ShuttingDown         the server is draining
-├── Starting             models are still loading
-└── Busy                 a session is already stepping on another stream
+└── Starting             models are still loading
 ```
 
 The messages are written for the caller: they say what was wrong and what is allowed.
@@ -79,7 +78,3 @@ class ShuttingDown(SeqServeError):
 class Starting(SeqServeError):
     def __init__(self) -> None:
         super().__init__("server is starting (models loading); retry shortly")
-
-
-class Busy(SeqServeError):
-    """A session is used by two streams at once."""
