@@ -25,7 +25,14 @@ import time
 from seqserve.server.metrics import current_call
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-FIELDS = ("method", "model", "code", "duration_ms", "peer")  # access-log extras, in order
+FIELDS = (
+    "method",
+    "model",
+    "code",
+    "duration_ms",
+    "peer",
+    "details",
+)  # access-log extras, in order
 
 
 class RequestIdFilter(logging.Filter):

@@ -257,6 +257,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 "code": code,
                 "duration_ms": ms,
                 "peer": peer,
+                "details": details,
             },
         )
 
