@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from seqserve.client import codecs
 from seqserve.server.engines.base import Encoded, ItemResult, OneHot, StreamEvent, SymbolEvent
 from seqserve.server.errors import DeadlineExceeded, Overloaded
 from seqserve.server.metrics import DecodeHooks
-from seqserve.server.scheduler import Plan, Scheduler
+from seqserve.server.scheduler import Plan, Row, Scheduler
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ class DecodeWorker:
         return job.sources[item]
 
     def _step(self, plan: Plan) -> tuple[list[int], list[float]]:
-        slots = np.fromiter((r.slot for r in plan.decode), dtype=np.int64, count=len(plan.decode))
+        slots = _slots(plan.decode)
         fed = np.fromiter((r.symbol for r in plan.decode), dtype=np.int64, count=len(plan.decode))
         x, h, c = self._symbol_onehot(fed), self._h[slots], self._c[slots]
         feeds = dict(zip(self._dec_inputs, (x, h, c), strict=True))
@@ -216,9 +217,8 @@ class DecodeWorker:
         self._metrics.stepped(len(plan.decode), started, time.perf_counter())
         self._h[slots] = h_out
         self._c[slots] = c_out
-        chosen = probs.argmax(axis=1)
-        confidence = probs[np.arange(len(chosen)), chosen]
-        return chosen.tolist(), confidence.tolist()
+        # the probability of the argmax is the row maximum: no gather needed
+        return probs.argmax(axis=1).tolist(), probs.max(axis=1).tolist()
 
     def _record(
         self, seq_id: int, position: int, symbol: int, confidence: float, out: list[Delivery]
@@ -258,6 +258,14 @@ class DecodeWorker:
         if deliveries and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(_deliver, deliveries)
+
+
+def _slots(rows: tuple[Row, ...]) -> slice | npt.NDArray[np.int64]:
+    """The state rows of a batch: a slice (views, no gather copy) when they are consecutive."""
+    first = rows[0].slot
+    if all(row.slot == first + k for k, row in enumerate(rows)):
+        return slice(first, first + len(rows))
+    return np.fromiter((r.slot for r in rows), dtype=np.int64, count=len(rows))
 
 
 def _deliver(deliveries: list[Delivery]) -> None:
