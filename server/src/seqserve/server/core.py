@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
-from seqserve.server.engines import ItemResult, StepEngine, StreamEvent
+from seqserve.server.engines import Engine, ItemResult, StepEngine, StreamEvent
 from seqserve.server.engines.base import kind_name
 from seqserve.server.errors import DeadlineExceeded, InvalidInput, ShuttingDown
 from seqserve.server.repository import ModelState, ModelVersion, Repository
@@ -88,9 +88,11 @@ class InferenceCore:
             results = await engine.predict(request.items, request.deadline)
         return PredictAnswer(request.model.name, request.model.version, results)
 
-    async def stream(self, request: ValidPredict) -> AsyncIterator[StreamEvent | PredictAnswer]:
+    async def stream(
+        self, request: ValidPredict
+    ) -> AsyncGenerator[StreamEvent | PredictAnswer, None]:
         engine = _engine(request.model)
-        events = aiter(engine.stream(request.items, request.deadline))
+        events = engine.stream(request.items, request.deadline)
         try:
             while True:
                 async with _within(request.deadline):  # never held across a yield
@@ -103,7 +105,7 @@ class InferenceCore:
                 else:
                     yield event
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     # ------------------------------------------------------------ sessions
 
@@ -124,7 +126,7 @@ class InferenceCore:
         return self.sessions.get(session_id)
 
 
-def _engine(model: ModelVersion):  # type: ignore[no-untyped-def]
+def _engine(model: ModelVersion) -> Engine:
     assert model.engine is not None  # resolve() only returns ready versions
     return model.engine
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +71,7 @@ class Engine(abc.ABC):
 
     async def stream(
         self, items: Sequence[Encoded], deadline: float | None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Symbols as they are produced (seq2seq only), then the final results."""
         yield await self.predict(items, deadline)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,13 +56,13 @@ class Seq2SeqEngine(Engine):
 
     async def stream(
         self, items: Sequence[Encoded], deadline: float | None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         async for event in self._run(items, deadline, stream=True):
             yield event
 
     async def _run(
         self, items: Sequence[Encoded], deadline: float | None, stream: bool
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         job = Job(items, deadline, stream)
         self.worker.submit(job)
         try:

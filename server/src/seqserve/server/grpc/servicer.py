@@ -59,7 +59,7 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
                 elif isinstance(event, SymbolEvent):
                     yield convert.symbol(event)
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     @streaming
     async def Session(
