@@ -33,12 +33,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Job:
-    """One request: its items decode as separate sequences; answers go to `events`."""
+    """One request: its items decode as separate sequences.
+
+    A streaming job gets every event through `events`; a plain one only its final results
+    (or error) through `answer`, which is cheaper.
+    """
 
     sources: Sequence[Encoded]
     deadline: float | None
-    stream: bool
-    events: asyncio.Queue[StreamEvent | BaseException] = field(default_factory=asyncio.Queue)
+    answer: asyncio.Future[list[ItemResult]]
+    events: asyncio.Queue[StreamEvent | BaseException] | None = None
     seq_ids: list[int] = field(default_factory=list)
     symbols: list[list[int]] = field(default_factory=list)
     confidences: list[list[float]] = field(default_factory=list)
@@ -226,7 +230,7 @@ class DecodeWorker:
         job, item = self._seqs[seq_id]
         job.symbols[item].append(symbol)
         job.confidences[item].append(confidence)
-        if job.stream:
+        if job.events is not None:
             text = self.info.output.alphabet[symbol] if self._is_text else ""
             out.append((job, SymbolEvent(item, position, symbol, text, confidence)))
         if len(job.symbols[item]) < self.info.decode.steps:
@@ -270,7 +274,14 @@ def _slots(rows: tuple[Row, ...]) -> slice | npt.NDArray[np.int64]:
 
 def _deliver(deliveries: list[Delivery]) -> None:
     for job, event in deliveries:
-        job.events.put_nowait(event)
+        if job.events is not None:
+            job.events.put_nowait(event)
+        elif job.answer.done():
+            continue  # the caller has gone
+        elif isinstance(event, BaseException):
+            job.answer.set_exception(event)
+        elif isinstance(event, list):
+            job.answer.set_result(event)
 
 
 def _roles(info: pb.ModelInfo) -> tuple[pb.GraphFile, pb.GraphFile]:

@@ -49,25 +49,22 @@ class Seq2SeqEngine(Engine):
         self.worker.stop()
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
-        async for event in self._run(items, deadline, stream=False):
-            if isinstance(event, list):
-                return event
-        raise AssertionError("decode ended without results")  # pragma: no cover
+        job = Job(items, deadline, asyncio.get_running_loop().create_future())
+        self.worker.submit(job)
+        try:
+            return await job.answer
+        finally:
+            self.worker.cancel(job)  # no-op once the job has its answer
 
     async def stream(
         self, items: Sequence[Encoded], deadline: float | None
     ) -> AsyncGenerator[StreamEvent, None]:
-        async for event in self._run(items, deadline, stream=True):
-            yield event
-
-    async def _run(
-        self, items: Sequence[Encoded], deadline: float | None, stream: bool
-    ) -> AsyncGenerator[StreamEvent, None]:
-        job = Job(items, deadline, stream)
+        events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
+        job = Job(items, deadline, asyncio.get_running_loop().create_future(), events)
         self.worker.submit(job)
         try:
             while True:
-                event = await job.events.get()
+                event = await events.get()
                 if isinstance(event, BaseException):
                     raise event
                 yield event
