@@ -9,7 +9,7 @@
 - **Metrics.** `seqserve_requests_total` and `seqserve_request_duration_seconds` by
   model, method and status code (`seqserve.server.metrics`). The model is read from the
   request (`model`, `model_name` or `name`; a session's `open`); names the server does
-  not serve count as `_unknown`.
+  not serve count (and are logged) as `_unknown`.
 - **Access log.** Logger `seqserve.server.access`: one line per call with method, model,
   code, duration and peer, at DEBUG by default (`--log-access` raises it to INFO).
   Failed calls are logged once: caller errors at INFO, overload and unavailability at
@@ -31,7 +31,7 @@ from typing import Any
 
 import grpc
 
-from seqserve.server.metrics import CallState, current_call, requests
+from seqserve.server.metrics import CallState, current_call, known_model, requests
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
@@ -238,13 +238,14 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         error: BaseException | None,
     ) -> None:
         ms = round(seconds * 1e3, 3)
+        model = known_model(call.model)  # a caller's unknown name could carry newlines
         details = context.details() if code != "OK" else None
         peer = _peer.get()
         access_log.log(
             level,
             "%s model=%s code=%s %.2f ms peer=%s%s",
             call.method,
-            call.model or "-",
+            model or "-",
             code,
             ms,
             peer,
@@ -253,7 +254,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             extra={
                 "request_id": call.request_id,
                 "method": call.method,
-                "model": call.model,
+                "model": model,
                 "code": code,
                 "duration_ms": ms,
                 "peer": peer,
