@@ -7,6 +7,7 @@ import logging
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
 from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
