@@ -52,7 +52,7 @@ DOCUMENTED = {
     Code.RESOURCE_EXHAUSTED,
     Code.DEADLINE_EXCEEDED,
 }
-SHARES = {"predict": 0.4, "session": 0.15, "raw": 0.35, "abandon": 0.1}
+SHARES = {"predict": 0.3, "kserve": 0.15, "session": 0.15, "raw": 0.3, "abandon": 0.1}
 TIMEOUT = 15.0
 INT64 = st.integers(-(2**63), 2**63 - 1)
 EDGE_INTS = st.sampled_from([0, -1, 1, 9, 10, 99, 100, 2**31, -(2**31), 2**63 - 1, -(2**63)])
@@ -292,6 +292,79 @@ def test_fuzz_sessions(target: Target) -> None:
         check_code(code)
         with TALLY.lock:
             TALLY.requests += len(actions) - 1  # every message of the stream is a request
+
+    run()
+
+
+# ---------------------------------------------------------------- KServe ModelInfer
+
+DATATYPES = ["INT64", "INT32", "FP32", "FP64", "BYTES", "BOOL", "UINT8", "FP16", "", "int64"]
+
+
+@st.composite
+def infer_requests(draw: st.DrawFn, models: dict[str, pb.ModelInfo]) -> kpb.ModelInferRequest:
+    """ModelInferRequests of every shape: names, datatypes, shapes, contents, raw bytes,
+    parameters (sequence ids for the stateful model), requested outputs."""
+    odds = draw(st.integers(0, 9))
+    name = draw(st.sampled_from(sorted(models)) if odds < 8 else TEXT)
+    request = kpb.ModelInferRequest(model_name=name)
+    request.model_version = draw(st.sampled_from(["", "", "1", "0", "-1", "v2", "99"]))
+    for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2]))):
+        tensor = request.inputs.add()
+        tensor.name = draw(st.sampled_from(["INPUT", "INPUT", "x", ""]))
+        tensor.datatype = draw(st.sampled_from(DATATYPES))
+        tensor.shape.extend(draw(st.lists(st.integers(-2, 70), max_size=3)))
+        how = draw(st.integers(0, 5))
+        if how == 0:
+            tensor.contents.int64_contents.extend(draw(st.lists(INT64, max_size=20)))
+        elif how == 1:
+            tensor.contents.fp32_contents.extend(draw(st.lists(FLOATS.map(_f32), max_size=20)))
+        elif how == 2:
+            texts = draw(st.lists(st.one_of(st.binary(max_size=12), TEXT.map(str.encode))))
+            tensor.contents.bytes_contents.extend(texts[:8])
+        elif how == 3:
+            request.raw_input_contents.append(draw(st.binary(max_size=160)))
+        elif name in models:  # a well-formed tensor for the model
+            info = models[name]
+            item = valid_input(info, random.Random(draw(st.integers(0, 2**32))))
+            tensor.name = "INPUT"
+            if isinstance(item, str):
+                tensor.datatype, tensor.shape[:] = "BYTES", [1]
+                tensor.contents.bytes_contents.append(item.encode())
+            else:
+                tensor.datatype, tensor.shape[:] = "INT64", [1, len(item)]
+                tensor.contents.int64_contents.extend(int(v) for v in item)
+    if draw(st.booleans()):
+        request.parameters["sequence_id"].int64_param = draw(st.sampled_from([0, 7, -1, 2**40]))
+        request.parameters["sequence_start"].bool_param = draw(st.booleans())
+        request.parameters["sequence_end"].bool_param = draw(st.booleans())
+    if draw(st.integers(0, 4)) == 0:
+        request.parameters["timeout"].int64_param = draw(st.sampled_from([0, 1, -5, 10**6]))
+    if draw(st.integers(0, 4)) == 0:
+        request.outputs.add().name = draw(st.sampled_from(["OUTPUT", "ROUNDED", "nope", ""]))
+    return request
+
+
+def _f32(value: float) -> float:
+    """A float that fits float32 (protobuf refuses the rest at assignment)."""
+    if math.isnan(value) or math.isinf(value) or abs(value) < 3e38:
+        return value
+    return math.copysign(math.inf, value)
+
+
+def test_fuzz_kserve_infer(target: Target) -> None:
+    infer = target.channel.unary_unary(
+        "/inference.GRPCInferenceService/ModelInfer",
+        request_serializer=kpb.ModelInferRequest.SerializeToString,
+        response_deserializer=kpb.ModelInferResponse.FromString,
+    )
+
+    @fuzz_settings("kserve")
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        request = data.draw(infer_requests(target.models))
+        code = call_code(lambda: infer(request, timeout=TIMEOUT))
+        check_code(code)
 
     run()
 
