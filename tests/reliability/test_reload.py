@@ -126,10 +126,14 @@ def test_sighup_reload_and_vanished_files(
     with Client(server.target, timeout=10) as client:
         expected = client.predict("addition", "3+10").text
         v2 = place_version(newest(models_dir, "addition"), repo / "addition", 2)
+        (repo / "echo_vanilla").mkdir()  # a model that was not there at start
+        place_version(newest(models_dir, "echo_vanilla"), repo / "echo_vanilla", 1)
         time.sleep(0.3)
         assert addition(client)[2] == (1,)  # nothing happens without a signal
         server.process.send_signal(signal.SIGHUP)
         wait_for(lambda: addition(client)[2] == (1, 2))
+        wait_for(lambda: [m.name for m in client.models()] == ["addition", "echo_vanilla"])
+        assert client.predict("echo_vanilla", [1, 2, 3, 4, 5]).ints is not None
         # files vanish after load: serving continues from memory, reported after a check
         for path in v2.iterdir():
             path.unlink()
