@@ -158,7 +158,7 @@ def test_overloaded(limited: str) -> None:
     with Client(limited) as client, client.session("recall") as held:
         held.step(3)
         done = run_cli(limited, "session", "recall", "3")
-    assert_error(done, 7, "session limit reached (1 open); close idle sessions")
+    assert_error(done, 7, "session limit reached (1 open; max_sessions); close idle sessions")
 
 
 # ------------------------------------------------- the table itself

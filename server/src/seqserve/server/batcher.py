@@ -88,7 +88,8 @@ class Batcher(Generic[I, O]):
         with self._lock:
             if self._pending + len(items) > self.max_queue:
                 raise Overloaded(
-                    f"{self.name}: queue full ({self.max_queue} items waiting); retry later"
+                    f"{self.name}: queue full ({self.max_queue} items waiting; max_queue); "
+                    "retry later"
                 )
             self._pending += len(items)
         future: asyncio.Future[list[O]] = self._loop.create_future()

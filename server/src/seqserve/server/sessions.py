@@ -92,7 +92,8 @@ class SessionStore:
             self.evict_idle()
             if len(self._sessions) >= self.max_sessions:
                 raise Overloaded(
-                    f"session limit reached ({self.max_sessions} open); close idle sessions"
+                    f"session limit reached ({self.max_sessions} open; max_sessions); "
+                    "close idle sessions"
                 )
         engine = model.engine
         session = Session(secrets.token_hex(12), model, engine, engine.zeros(), engine.zeros())
