@@ -78,10 +78,11 @@ def test_runtime_error_fails_only_its_batch(
     assert match.group(1) in log and "Reshape" in log  # the details are in the log
 
 
-def test_vanished_files_keep_serving(
+def test_changed_and_vanished_files_keep_serving(
     models_dir: Path, tmp_path: Path, launch_server: Callable[..., RunningServer]
 ) -> None:
-    """Files removed after load: answers come from memory; a poll reports it."""
+    """Files changed, then removed, after load: answers come from memory; a poll reports
+    each."""
     repo = tmp_path / "models"
     (repo / "echo_vanilla").mkdir(parents=True)
     place_version(newest(models_dir, "echo_vanilla"), repo / "echo_vanilla", 1)
@@ -89,12 +90,23 @@ def test_vanished_files_keep_serving(
     with grpc.insecure_channel(server.target) as channel:
         stub = pb_grpc.SeqServeStub(channel)
         before = stub.Predict(request(GOOD, model="echo_vanilla"), timeout=10)
+
+        def reason_with(text: str) -> pb.ModelStatus:
+            for _ in range(100):
+                status = stub.GetModel(pb.GetModelRequest(name="echo_vanilla"), timeout=10)
+                if text in status.reason:
+                    break
+                threading.Event().wait(0.1)
+            return status
+
+        graph = repo / "echo_vanilla" / "1" / "model.onnx"
+        graph.write_bytes(graph.read_bytes() + b"\0")  # changed in place
+        status = reason_with("changed")
+        assert status.ready and "version 1 files changed on disk after load" in status.reason
+        changed = stub.Predict(request(GOOD, model="echo_vanilla"), timeout=10)
+        assert changed.results[0].ints.values == before.results[0].ints.values
         shutil.rmtree(repo / "echo_vanilla")
-        for _ in range(100):
-            status = stub.GetModel(pb.GetModelRequest(name="echo_vanilla"), timeout=10)
-            if "removed" in status.reason:
-                break
-            threading.Event().wait(0.1)
+        status = reason_with("removed")
         assert status.ready and "version 1 files were removed on disk after load" in status.reason
         after = stub.Predict(request(GOOD, model="echo_vanilla"), timeout=10)
         assert after.results[0].ints.values == before.results[0].ints.values
