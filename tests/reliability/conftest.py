@@ -1,4 +1,4 @@
-"""Reliability fixtures: private model repositories, server RSS, run lengths.
+"""Reliability fixtures: private model repositories, servers per module, RSS, run lengths.
 
 Run lengths come from the environment so `make test` stays short and `make fuzz` /
 `make soak` run the full counts: `SEQSERVE_FUZZ_EXAMPLES` (generated requests per fuzz
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from seqserve.client.manifest import read_manifest, write_manifest
+
+if TYPE_CHECKING:
+    from conftest import RunningServer
 
 FUZZ_EXAMPLES = int(os.environ.get("SEQSERVE_FUZZ_EXAMPLES", "1500"))
 SOAK_SECONDS = float(os.environ.get("SEQSERVE_SOAK_SECONDS", "10"))
@@ -62,3 +67,21 @@ def rss_bytes(pid: int) -> int:
 def repo(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A frozen private copy of every model (the shared models/ may be re-exported)."""
     return private_repo(models_dir, tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def launch_server(
+    launch_server: Callable[..., RunningServer],
+) -> Iterator[Callable[..., RunningServer]]:
+    """The root fixture, but each module's servers stop when the module ends (these
+    tests start a dozen servers; holding them all to the end of the run costs ~1 GB)."""
+    started: list[RunningServer] = []
+
+    def start(models: Path, *flags: str, wait: bool = True) -> RunningServer:
+        server = launch_server(models, *flags, wait=wait)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
