@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.kserve.messages import SERVICE, pb
 from seqserve.server.grpc.kserve.servicer import KServeServicer

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from seqserve.client import codecs
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import tensors as t

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
 from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import tensors as t

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TypeAlias
 
 import grpc
+
 from seqserve.server import __version__, metrics
 from seqserve.server.core import InferenceCore
 from seqserve.server.errors import ModelNotFound, SeqServeError, VersionNotFound
