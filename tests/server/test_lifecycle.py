@@ -207,6 +207,23 @@ def test_cuda_without_cuda_fails_at_start(models_dir: Path, device: str) -> None
     assert "CUDAExecutionProvider" in done.stderr and "--device cpu" in done.stderr
 
 
+def test_port_in_use_fails_at_start_with_a_message(models_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "seqserve.server", "--models", str(models_dir),
+             "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot bind 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_default_deadline_applies_to_calls_without_one(
     launch_server, models_dir, manifests
 ) -> None:  # type: ignore[no-untyped-def]

@@ -56,12 +56,15 @@ def create_server(
         reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
     address = f"{_host(settings.host)}:{settings.port}"
     credentials = server_credentials(settings)
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError:  # grpc's "Failed to bind": the port is taken or not ours to use
+        port = 0
     if port == 0:
-        raise OSError(f"cannot bind {settings.host}:{settings.port}")
+        raise OSError(f"cannot bind {address}: is the port in use or privileged?")
     return server, port, health_servicer
 
 
