@@ -41,11 +41,7 @@ class AsyncClient:
         self.timeout = timeout
         self._channel = aio_channel(target, tls, wait_for_ready)
         self._stub: Any = pb_grpc.SeqServeStub(self._channel)  # type: ignore[no-untyped-call]
-        self._check = self._channel.unary_unary(
-            _health.CHECK_METHOD,
-            request_serializer=_health.serialize_request,
-            response_deserializer=_health.parse_status,
-        )
+        self._check = _health.check_call(self._channel)
         self._metadata = call_metadata(token)
         self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
 

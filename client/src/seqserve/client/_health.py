@@ -59,3 +59,10 @@ def parse_status(data: bytes) -> str:
     values = response.DESCRIPTOR.fields_by_name["status"].enum_type.values_by_number
     value = values.get(response.status)
     return str(value.name) if value is not None else "UNKNOWN"
+
+
+def check_call(channel: Any) -> Any:
+    """The Check method on a channel, sync or `grpc.aio`: call it with a service name."""
+    return channel.unary_unary(
+        CHECK_METHOD, request_serializer=serialize_request, response_deserializer=parse_status
+    )
