@@ -495,8 +495,9 @@ def section(results: dict[str, Any], command: str) -> str:
         f"{cfg['peer_batch']}, `max_queue_delay_microseconds` {cfg['triton_delay_us']}. B3 and B4 "
         "run the same ONNX graphs and decode loop as B0 (`bench/onnx_graphs.py`), one onnxruntime "
         "thread, and receive the input symbols as one INT64 tensor over the KServe v2 gRPC API "
-        "(`bench/open_inference.proto`); `addition` text is turned into symbols by the generator, "
-        "so they do less work per request than seqserve, which parses the text. They have no "
+        "(`proto/seqserve/kserve/v2/grpc_service.proto`); `addition` text is turned into symbols "
+        "by the generator, so they do less work per request than seqserve, which parses the text. "
+        "They have no "
         "session API, so `recall` runs on seqserve, B1 and E only.",
         "",
         "### Targets (issue 9)",

@@ -159,27 +159,13 @@ def echo_server(logs: Path) -> tuple[Server, str]:
 
 
 def kserve_module(out: Path) -> object:
-    """Generate (once) and import the Open Inference Protocol stubs from bench/."""
-    out.mkdir(parents=True, exist_ok=True)
-    proto = ROOT / "bench" / "open_inference.proto"
-    target = out / "open_inference_pb2.py"
-    if not target.exists() or target.stat().st_mtime < proto.stat().st_mtime:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "grpc_tools.protoc",
-                f"-I{proto.parent}",
-                f"--python_out={out}",
-                str(proto),
-            ],
-            check=True,
-        )
-    if str(out) not in sys.path:
-        sys.path.insert(0, str(out))
-    import open_inference_pb2  # type: ignore[import-not-found]
+    """The Open Inference Protocol messages: the project's own KServe v2 stubs (`make proto`).
 
-    return open_inference_pb2
+    `out` is kept for the callers; nothing is generated here any more.
+    """
+    from seqserve.kserve.v2 import grpc_service_pb2
+
+    return grpc_service_pb2
 
 
 def kserve_request(oip: object, model: str, symbols: np.ndarray) -> bytes:
