@@ -84,8 +84,15 @@ class InferenceCore:
 
     async def predict(self, request: ValidPredict) -> PredictAnswer:
         engine = _engine(request.model)
-        async with _within(request.deadline):
-            results = await engine.predict(request.items, request.deadline)
+        deadline = request.deadline
+        if deadline is None:
+            results = await engine.predict(request.items, None)
+        else:  # `_within` inlined: no context-manager generator per request
+            try:
+                async with asyncio.timeout_at(_loop_time(deadline)):
+                    results = await engine.predict(request.items, deadline)
+            except TimeoutError:
+                raise DeadlineExceeded() from None
         return PredictAnswer(request.model.name, request.model.version, results)
 
     async def stream(

@@ -70,6 +70,12 @@ class DecodeWorker:
         self._source_name = enc.inputs[0].name
         self._dec_inputs = [t.name for t in dec.inputs]
         size = info.decode.state_size
+        # read once: protobuf field access per produced symbol adds up on the GIL
+        self._steps = int(info.decode.steps)
+        self._start_symbol = int(info.decode.start_symbol)
+        self._output = info.output
+        self._is_text = info.output.kind == pb.DATA_KIND_TEXT
+        self._alphabet = info.output.alphabet
         self._h = np.zeros((max_active, size), dtype=np.float32)
         self._c = np.zeros((max_active, size), dtype=np.float32)
         self._source_onehot = OneHot(tuple(int(d) for d in enc.inputs[0].shape[1:]), max_active)
@@ -163,10 +169,10 @@ class DecodeWorker:
             self._post(out)
 
     def _add(self, job: Job) -> None:
-        decode = self.info.decode
+        steps, start = self._steps, self._start_symbol
         for item, _source in enumerate(job.sources):
             seq_id = next(self._ids)
-            self.scheduler.add(seq_id, decode.steps, int(decode.start_symbol), job.deadline)
+            self.scheduler.add(seq_id, steps, start, job.deadline)
             self._seqs[seq_id] = (job, item)
             job.seq_ids.append(seq_id)
             job.symbols.append([])
@@ -231,9 +237,9 @@ class DecodeWorker:
         job.symbols[item].append(symbol)
         job.confidences[item].append(confidence)
         if job.events is not None:
-            text = self.info.output.alphabet[symbol] if self._is_text else ""
+            text = self._alphabet[symbol] if self._is_text else ""
             out.append((job, SymbolEvent(item, position, symbol, text, confidence)))
-        if len(job.symbols[item]) < self.info.decode.steps:
+        if len(job.symbols[item]) < self._steps:
             return
         del self._seqs[seq_id]
         with self._lock:
@@ -243,12 +249,8 @@ class DecodeWorker:
             job.closed = True
             out.append((job, self._results(job)))
 
-    @property
-    def _is_text(self) -> bool:
-        return self.info.output.kind == pb.DATA_KIND_TEXT
-
     def _results(self, job: Job) -> list[ItemResult]:
-        spec = self.info.output
+        spec = self._output
         return [
             ItemResult(
                 symbols=tuple(symbols),

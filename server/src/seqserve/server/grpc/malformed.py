@@ -19,6 +19,8 @@ import grpc
 
 log = logging.getLogger(__name__)
 
+_CACHE_LIMIT = 256
+
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
 
@@ -32,16 +34,31 @@ class Malformed:
 
 
 class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """The guard as its own interceptor (used behind the auth interceptor).
+
+    Without auth, `ObserveInterceptor(guard_malformed=True)` does the same in its own layer.
+    """
+
+    def __init__(self) -> None:
+        self._guarded: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        return _guarded(handler, details.method)
+        cached = self._guarded.get(id(handler))  # wrap each registered handler once
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = guarded_handler(handler, details.method)
+        if len(self._guarded) >= _CACHE_LIMIT:  # handlers made per call (e.g. rejections)
+            self._guarded.clear()
+        self._guarded[id(handler)] = (handler, wrapped)
+        return wrapped
 
 
-def _safe(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+def safe(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
         try:
             return parse(data)
@@ -51,14 +68,14 @@ def _safe(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return deserialize
 
 
-async def _refuse(context: grpc.aio.ServicerContext, method: str, request: Malformed) -> None:
+async def refuse(context: grpc.aio.ServicerContext, method: str, request: Malformed) -> None:
     log.info("refused %s: %d bytes that are not its request message", method, request.size)
     name = method.rsplit("/", 1)[-1]
     await context.abort(grpc.StatusCode.INTERNAL, f"request is not a valid {name} request message")
 
 
-def _guarded(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    parse = _safe(handler.request_deserializer)
+def guarded_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    parse = safe(handler.request_deserializer)
     serialize = handler.response_serializer
     if handler.request_streaming:
         behavior = handler.stream_stream or handler.stream_unary
@@ -66,7 +83,7 @@ def _guarded(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandl
         async def checked(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
             async for request in requests:
                 if isinstance(request, Malformed):
-                    await _refuse(context, method, request)
+                    await refuse(context, method, request)
                 yield request
 
         if inspect.isasyncgenfunction(behavior):
@@ -91,7 +108,7 @@ def _guarded(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandl
 
         async def generator(request: Any, context: Any) -> AsyncIterator[Any]:
             if isinstance(request, Malformed):
-                await _refuse(context, method, request)
+                await refuse(context, method, request)
             async for response in behavior(request, context):
                 yield response
 
@@ -100,7 +117,7 @@ def _guarded(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandl
 
         async def coroutine(request: Any, context: Any) -> Any:
             if isinstance(request, Malformed):
-                await _refuse(context, method, request)
+                await refuse(context, method, request)
             return await behavior(request, context)
 
         wrapped = coroutine

@@ -31,6 +31,8 @@ from typing import Any
 
 import grpc
 
+from seqserve.server.grpc import malformed
+from seqserve.server.grpc.malformed import Malformed
 from seqserve.server.metrics import CallState, current_call, known_model, requests
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
@@ -91,10 +93,16 @@ def model_of(message: Any) -> str:
 
 
 class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Request id, metrics and access log for every call; install it first (outermost)."""
+    """Request id, metrics and access log for every call; install it first (outermost).
 
-    def __init__(self, access_level: int = logging.DEBUG) -> None:
+    With `guard_malformed`, it also does `MalformedRequestInterceptor`'s work in the same
+    layer (one interceptor and one wrapper per call instead of two); use that when no
+    interceptor sits between the two.
+    """
+
+    def __init__(self, access_level: int = logging.DEBUG, *, guard_malformed: bool = False) -> None:
         self.access_level = access_level
+        self.guard_malformed = guard_malformed
         self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
@@ -108,7 +116,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         cached = self._wrapped.get(id(handler))
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = self._wrap(handler, details.method.rpartition("/")[2])
+        wrapped = self._wrap(handler, details.method)
         if len(self._wrapped) >= _CACHE_LIMIT:  # handlers made per call (e.g. rejections)
             self._wrapped.clear()
         self._wrapped[id(handler)] = (handler, wrapped)
@@ -116,28 +124,38 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     # ------------------------------------------------------------ wrapping
 
-    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    def _wrap(self, handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
+        method = full_method.rpartition("/")[2]
+        parse = handler.request_deserializer
+        guard: str | None = None  # the full method name when this layer refuses Malformed
+        if self.guard_malformed and parse is not None:
+            if handler.request_streaming:  # each message is checked as the servicer reads it
+                handler = malformed.guarded_handler(handler, full_method)
+                parse = handler.request_deserializer
+            else:
+                parse, guard = malformed.safe(parse), full_method
         codec = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": parse,
             "response_serializer": handler.response_serializer,
         }
         if handler.request_streaming and handler.response_streaming:
             inner = handler.stream_stream
             return grpc.stream_stream_rpc_method_handler(
-                self._streaming(inner, method, streamed_requests=True), **codec
+                self._streaming(inner, method, streamed_requests=True, guard=None), **codec
             )
         if handler.request_streaming:
             inner = handler.stream_unary
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(inner, method, streamed_requests=True), **codec
+                self._unary(inner, method, streamed_requests=True, guard=None), **codec
             )
         if handler.response_streaming:
             inner = handler.unary_stream
             return grpc.unary_stream_rpc_method_handler(
-                self._streaming(inner, method, streamed_requests=False), **codec
+                self._streaming(inner, method, streamed_requests=False, guard=guard), **codec
             )
         return grpc.unary_unary_rpc_method_handler(
-            self._unary(handler.unary_unary, method, streamed_requests=False), **codec
+            self._unary(handler.unary_unary, method, streamed_requests=False, guard=guard),
+            **codec,
         )
 
     def _begin(
@@ -154,12 +172,16 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             call.model = model_of(request)
         return call, request
 
-    def _unary(self, inner: Behavior, method: str, streamed_requests: bool) -> Behavior:
+    def _unary(
+        self, inner: Behavior, method: str, streamed_requests: bool, guard: str | None
+    ) -> Behavior:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
             try:
+                if guard is not None and type(request) is Malformed:
+                    await malformed.refuse(context, guard, request)
                 result = inner(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -172,9 +194,11 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         return behavior
 
-    def _streaming(self, inner: Behavior, method: str, streamed_requests: bool) -> Behavior:
+    def _streaming(
+        self, inner: Behavior, method: str, streamed_requests: bool, guard: str | None
+    ) -> Behavior:
         if not inspect.isasyncgenfunction(inner):  # writes with context.write()
-            return self._unary(inner, method, streamed_requests)
+            return self._unary(inner, method, streamed_requests, guard)
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
@@ -182,6 +206,8 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             error: BaseException | None = None
             first = True
             try:
+                if guard is not None and type(request) is Malformed:
+                    await malformed.refuse(context, guard, request)
                 async for response in inner(request, context):
                     if first:
                         first = False

@@ -35,10 +35,15 @@ def create_server(
     limit = settings.max_message_bytes
     tokens = load_tokens(settings)
     access = logging.INFO if settings.log_access else logging.DEBUG
-    interceptors: list[grpc.aio.ServerInterceptor] = [ObserveInterceptor(access)]  # first
-    if tokens:
-        interceptors.append(TokenAuthInterceptor(tokens))
-    interceptors.append(MalformedRequestInterceptor())
+    interceptors: list[grpc.aio.ServerInterceptor]
+    if tokens:  # observe first (outermost), then auth, then the malformed-bytes guard
+        interceptors = [
+            ObserveInterceptor(access),
+            TokenAuthInterceptor(tokens),
+            MalformedRequestInterceptor(),
+        ]
+    else:  # one layer per call: observe also guards against malformed bytes
+        interceptors = [ObserveInterceptor(access, guard_malformed=True)]
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
