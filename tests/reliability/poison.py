@@ -1,9 +1,10 @@
 """A classify model whose onnxruntime call fails for one input: a real runtime error.
 
 `poisoned` echoes the symbol at position 2 of 5 ints in 0-9 (like echo_vanilla), but its
-graph reshapes the output by a width that grows with the number of batch items whose
-first symbol is 9: any batch holding such an item fails inside onnxruntime (Reshape), and
-every other batch is answered normally. Warm-up (all zeros) passes.
+graph reshapes its `[rows, 10]` output to `[rows, 10 + k]`, k being the number of batch
+items whose first symbol is 9: any batch holding such an item fails inside onnxruntime
+(Reshape: the element counts differ), and every other batch is answered normally.
+Warm-up (all zeros) passes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def graph() -> onnx.ModelProto:
         helper.make_node("Cast", ["count"], ["count_int"], to=TensorProto.INT64),
         helper.make_node("Add", ["count_int", "ten"], ["width"]),
         helper.make_node("Unsqueeze", ["width", "zero"], ["width_1"]),
-        helper.make_node("Concat", ["minus_one", "width_1"], ["shape"], axis=0),
+        helper.make_node("Shape", ["x"], ["x_shape"]),
+        helper.make_node("Gather", ["x_shape", "zero"], ["rows"], axis=0),
+        helper.make_node("Concat", ["rows", "width_1"], ["shape"], axis=0),
         helper.make_node("Reshape", ["echo", "shape"], ["y"]),
     ]
     initializers = [
@@ -42,7 +45,6 @@ def graph() -> onnx.ModelProto:
         const("axes", [1, 2]),
         numpy_helper.from_array(np.asarray(10, dtype=np.int64), "ten"),
         const("zero", [0]),
-        const("minus_one", [-1]),
     ]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 5, 10])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])
