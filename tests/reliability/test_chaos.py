@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import signal
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from seqserve.client import Client, DeadlineExceeded, Snapshot
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
-from .workload import as_message, key, valid_input
+from .workload import BackgroundLoad, as_message, key, valid_input
 
 if TYPE_CHECKING:
     from conftest import RunningServer
@@ -33,25 +32,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class PredictLoad:
+class PredictLoad(BackgroundLoad):
     """Threads calling Predict through `Client` (its retry policy) and checking answers."""
 
     def __init__(self, target: str, cases: list[tuple[str, object, tuple[object, ...]]]) -> None:
         self.errors: list[str] = []
         self.answered = 0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._run, args=(target, cases, seed)) for seed in range(6)
-        ]
+        self._target, self._cases = target, cases
+        super().__init__(threads=6)
 
-    def _run(
-        self, target: str, cases: list[tuple[str, object, tuple[object, ...]]], seed: int
-    ) -> None:
-        rng = random.Random(seed)
-        with Client(target, timeout=30, wait_for_ready=True) as client:
+    def _run(self, index: int) -> None:
+        rng = random.Random(index)
+        with Client(self._target, timeout=30, wait_for_ready=True) as client:
             while not self._stop.is_set():
-                name, x, expected = rng.choice(cases)
+                name, x, expected = rng.choice(self._cases)
                 try:
                     answer = client.predict(name, x)  # type: ignore[call-overload]
                     got = key(answer_message(answer))
@@ -64,16 +58,6 @@ class PredictLoad:
                     self.answered += 1
                     if not ok:
                         self.errors.append(f"{name}: {got} != {expected}")
-
-    def __enter__(self) -> PredictLoad:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
 
 
 def answer_message(answer: object) -> pb.Result:

@@ -4,7 +4,6 @@ vanished files keep serving from memory; in-flight calls and sessions never fail
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,26 +15,27 @@ import pytest
 from seqserve.client import Client
 
 from .conftest import newest, place_version, private_repo
+from .workload import BackgroundLoad
 
 if TYPE_CHECKING:
     from conftest import RunningServer
 
 
-class Load:
+class Load(BackgroundLoad):
     """Threads sending Predict without pause; counts answers by version and any failure."""
+
+    join_seconds = 30.0
 
     def __init__(self, target: str, x: str, expected: str, threads: int = 4) -> None:
         self.versions: Counter[int] = Counter()
         self.failures: list[str] = []
         self.after: dict[int, float] = {}  # version -> first time it answered
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._run, args=(target, x, expected)) for _ in range(threads)
-        ]
+        self._target, self._x, self._expected = target, x, expected
+        super().__init__(threads)
 
-    def _run(self, target: str, x: str, expected: str) -> None:
-        with Client(target, timeout=10) as client:
+    def _run(self, index: int) -> None:
+        x, expected = self._x, self._expected
+        with Client(self._target, timeout=10) as client:
             while not self._stop.is_set():
                 try:
                     answer = client.predict("addition", x)
@@ -48,16 +48,6 @@ class Load:
                     self.after.setdefault(answer.version, time.monotonic())
                     if answer.text != expected:
                         self.failures.append(f"v{answer.version}: {answer.text!r} != {expected!r}")
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:

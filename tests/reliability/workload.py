@@ -1,8 +1,11 @@
-"""Valid inputs drawn from manifests, and the answers a server must give for them."""
+"""Valid inputs drawn from manifests, the answers a server must give for them, and a
+background load of worker threads."""
 
 from __future__ import annotations
 
 import random
+import threading
+from typing import Self
 
 from seqserve.client import codecs
 from seqserve.v1 import seqserve_pb2 as pb
@@ -44,3 +47,27 @@ def matches(result: pb.Result, expected: tuple[object, ...]) -> bool:
     if got[0] == "value" and expected[0] == "value":
         return abs(float(got[1]) - float(expected[1])) <= 0.011  # type: ignore[arg-type]
     return got == expected
+
+
+class BackgroundLoad:
+    """Worker threads running `_run(index)` from `with` until its end; `_lock` guards results."""
+
+    join_seconds = 60.0
+
+    def __init__(self, threads: int) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
+
+    def _run(self, index: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.join_seconds)
