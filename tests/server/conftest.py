@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -37,6 +38,18 @@ def manifests(models_dir: Path) -> dict[str, pb.ModelInfo]:
         for folder in sorted(models_dir.iterdir())
         if folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
     }
+
+
+def load_newest(models_dir: Path, manifests: dict[str, pb.ModelInfo], kind: int) -> Any:
+    """The newest version of the first model of `kind`, loaded in-process (real graphs)."""
+    from seqserve.server.repository import load_version
+    from seqserve.server.runtime import SessionFactory
+    from seqserve.server.settings import Settings
+
+    name = kind_models(manifests, kind)[0]
+    settings = Settings(models=models_dir)
+    folder = newest(models_dir, name)
+    return load_version(folder, name, int(folder.name), SessionFactory(settings), settings)
 
 
 def kind_models(manifests: dict[str, pb.ModelInfo], *kinds: int) -> list[str]:

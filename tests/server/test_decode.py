@@ -15,12 +15,9 @@ import pytest
 
 from seqserve.server.engines import Seq2SeqEngine
 from seqserve.server.errors import DeadlineExceeded
-from seqserve.server.repository import load_version
-from seqserve.server.runtime import SessionFactory
-from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import kind_models, newest
+from .conftest import load_newest, newest
 from .reference import expected
 
 
@@ -44,10 +41,7 @@ class GatedSession:
 @pytest.fixture
 def engine(models_dir: Path, manifests: dict) -> Iterator[Seq2SeqEngine]:
     """The real seq2seq engine with a gated decoder; each test starts it on its own loop."""
-    name = kind_models(manifests, pb.SERVING_KIND_SEQ2SEQ)[0]
-    settings = Settings(models=models_dir)
-    folder = newest(models_dir, name)
-    loaded = load_version(folder, name, int(folder.name), SessionFactory(settings), settings)
+    loaded = load_newest(models_dir, manifests, pb.SERVING_KIND_SEQ2SEQ)
     assert isinstance(loaded.engine, Seq2SeqEngine), loaded.reason
     engine = loaded.engine
     engine.worker._decoder = GatedSession(engine.worker._decoder)

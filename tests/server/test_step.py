@@ -10,23 +10,17 @@ import pytest
 
 from seqserve.server.engines import StepEngine
 from seqserve.server.errors import Overloaded, SessionNotFound
-from seqserve.server.repository import load_version
-from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import SessionStore
-from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import kind_models, newest
+from .conftest import load_newest
 from .test_decode import GatedSession, wait_for
 from .test_sessions import TUTORIAL
 
 
 @pytest.fixture
 def loaded(models_dir: Path, manifests: dict) -> Iterator[object]:
-    name = kind_models(manifests, pb.SERVING_KIND_STATEFUL_STEP)[0]
-    settings = Settings(models=models_dir)
-    folder = newest(models_dir, name)
-    version = load_version(folder, name, int(folder.name), SessionFactory(settings), settings)
+    version = load_newest(models_dir, manifests, pb.SERVING_KIND_STATEFUL_STEP)
     assert isinstance(version.engine, StepEngine), version.reason
     version.engine._session = GatedSession(version.engine._session)
     yield version
