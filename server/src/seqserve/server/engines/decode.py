@@ -97,6 +97,11 @@ class DecodeWorker:
 
     # ------------------------------------------------------------ event-loop side
 
+    @property
+    def outstanding(self) -> int:
+        """Sequences submitted and not yet finished (0: the worker is idle)."""
+        return self._outstanding
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         name = f"decode-{self.info.name}"
