@@ -1,4 +1,4 @@
-"""Continuous (iteration-level) batching of greedy seq2seq decoding. Pure Python.
+"""Continuous (iteration-level) batching of greedy seq2seq decoding.
 
 The scheduler decides, once per iteration, which sequences the engine runs; the engine
 runs the graphs and reports what they produced. It imports neither grpc nor onnxruntime,
@@ -9,13 +9,18 @@ Each iteration:
 1. `schedule(now)` retires sequences whose deadline passed, admits waiting sequences
    (first come, first served) into free state slots, and returns a `Plan`: the newcomers
    (to run the encoder on, one batched call) and every active sequence with the symbol to
-   feed the decoder (one batched step call). A newcomer is decoded in the same iteration
-   it is admitted; it never waits for running sequences to finish.
+   feed the decoder (one batched step call), in slot order. A newcomer is decoded in the
+   same iteration it is admitted; it never waits for running sequences to finish.
 2. `update(plan, symbols, confidences)` records one produced symbol per decoded row and
    retires the sequences that have all their symbols, freeing their slots.
 
 `finish(ids, reason)` removes sequences at any time (cancelled callers, failures); rows
 of a plan whose sequence has gone are ignored by `update`.
+
+The per-slot state (sequence id, next input, symbols so far, deadline) lives in NumPy
+arrays, so an iteration costs a few array operations whatever the batch size; Python
+work is per admitted and per finished sequence only. A newcomer takes the lowest free
+slot, which keeps the active rows packed at the start of the engine's state arrays.
 
 Bounds: at most `max_active` sequences decode together (one state slot each); at most
 `max_waiting` wait for a slot; `add` past that raises `Overloaded`.
@@ -23,27 +28,30 @@ Bounds: at most `max_active` sequences decode together (one state slot each); at
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from seqserve.server.errors import Overloaded
 
+Ints = npt.NDArray[np.int64]
+Reals = npt.NDArray[np.float64]
 
-@dataclass(slots=True)
-class _Seq:
-    id: int
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
     steps: int
-    next_input: int
+    start: int
     deadline: float | None
-    slot: int = -1
-    symbols: list[int] = field(default_factory=list)
-    confidences: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One row of a batched call: which sequence, its state slot, the symbol fed in."""
+    """A newcomer: which sequence, its state slot, the symbol it starts from."""
 
     seq_id: int
     slot: int
@@ -53,34 +61,60 @@ class Row:
 @dataclass(frozen=True, slots=True)
 class Plan:
     admitted: tuple[Row, ...]  # newcomers: run the encoder into these slots first
-    decode: tuple[Row, ...]  # every active sequence, one decoder step each, in this order
+    slots: Ints  # every active sequence's state slot, ascending: one decoder row each
+    ids: Ints  # the sequence in each of those slots
+    inputs: Ints  # the symbol to feed each row
     expired: tuple[int, ...]  # sequences retired because their deadline passed
+
+    @property
+    def packed(self) -> slice | None:
+        """The rows as one slice of the state arrays when their slots are consecutive."""
+        n = len(self.slots)
+        if n and int(self.slots[-1]) - int(self.slots[0]) + 1 == n:
+            return slice(int(self.slots[0]), int(self.slots[0]) + n)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """A symbol produced for a sequence; `done` on its last one."""
+class Finished:
+    """A sequence that produced its last symbol."""
 
     seq_id: int
-    position: int
-    symbol: int
-    confidence: float
-    done: bool
+    symbols: list[int]
+    confidences: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What one decoder step produced: one entry per live row, then the sequences done."""
+
+    ids: Ints
+    positions: Ints  # the index of the symbol just produced in its sequence
+    symbols: Ints
+    confidences: Reals
+    finished: tuple[Finished, ...]
 
 
 class Scheduler:
     def __init__(self, max_active: int, max_waiting: int) -> None:
         self.max_active = max_active
         self.max_waiting = max_waiting
-        self._waiting: OrderedDict[int, _Seq] = OrderedDict()
-        self._active: dict[int, _Seq] = {}
-        self._free_slots = list(range(max_active - 1, -1, -1))  # pop() gives slot 0 first
+        self._waiting: OrderedDict[int, _Waiting] = OrderedDict()
+        self._slot_of: dict[int, int] = {}  # active sequence -> its slot
+        self._free: list[int] = list(range(max_active))  # a heap: lowest slot first
+        self._ids: Ints = np.full(max_active, -1, dtype=np.int64)  # -1: free slot
+        self._next: Ints = np.zeros(max_active, dtype=np.int64)
+        self._made: Ints = np.zeros(max_active, dtype=np.int64)  # symbols produced so far
+        self._steps: Ints = np.zeros(max_active, dtype=np.int64)
+        self._deadline: Reals = np.full(max_active, np.inf)  # +inf: none (or free slot)
+        self._symbols: Ints = np.zeros((max_active, 1), dtype=np.int64)
+        self._confidences: Reals = np.zeros((max_active, 1), dtype=np.float64)
 
     # ------------------------------------------------------------ queries
 
     @property
     def active(self) -> int:
-        return len(self._active)
+        return len(self._slot_of)
 
     @property
     def waiting(self) -> int:
@@ -88,14 +122,10 @@ class Scheduler:
 
     @property
     def has_work(self) -> bool:
-        return bool(self._active or self._waiting)
+        return bool(self._slot_of or self._waiting)
 
     def __contains__(self, seq_id: int) -> bool:
-        return seq_id in self._active or seq_id in self._waiting
-
-    def symbols(self, seq_id: int) -> tuple[list[int], list[float]]:
-        seq = self._active.get(seq_id) or self._waiting[seq_id]
-        return seq.symbols, seq.confidences
+        return seq_id in self._slot_of or seq_id in self._waiting
 
     # ------------------------------------------------------------ seam
 
@@ -109,43 +139,47 @@ class Scheduler:
             raise ValueError("steps must be positive")
         if len(self._waiting) >= self.max_waiting:
             raise Overloaded(f"decode queue full ({self.max_waiting} sequences waiting)")
-        self._waiting[seq_id] = _Seq(seq_id, steps, start_symbol, deadline)
+        if steps > self._symbols.shape[1]:
+            self._widen(steps)
+        self._waiting[seq_id] = _Waiting(steps, start_symbol, deadline)
 
     def schedule(self, now: float) -> Plan:
         expired = [
-            s.id
-            for s in (*self._active.values(), *self._waiting.values())
-            if s.deadline is not None and s.deadline <= now
+            seq_id
+            for seq_id, w in self._waiting.items()
+            if w.deadline is not None and w.deadline <= now
         ]
+        late = np.flatnonzero(self._deadline <= now)
+        if late.size:
+            expired.extend(self._ids[late].tolist())
         self.finish(expired, "deadline")
-        admitted: list[Row] = []
-        while self._waiting and self._free_slots:
-            _, seq = self._waiting.popitem(last=False)
-            seq.slot = self._free_slots.pop()
-            self._active[seq.id] = seq
-            admitted.append(Row(seq.id, seq.slot, seq.next_input))
-        decode = tuple(Row(s.id, s.slot, s.next_input) for s in self._active.values())
-        return Plan(tuple(admitted), decode, tuple(expired))
+        admitted = self._admit() if self._waiting and self._free else ()
+        slots = np.flatnonzero(self._ids >= 0)
+        return Plan(tuple(admitted), slots, self._ids[slots], self._next[slots], tuple(expired))
 
     def update(
-        self, plan: Plan, symbols: Sequence[int], confidences: Sequence[float]
-    ) -> list[Event]:
-        """Record the decoder's choice for each row of `plan.decode`; retire finished ones."""
-        if len(symbols) != len(plan.decode) or len(confidences) != len(plan.decode):
+        self,
+        plan: Plan,
+        symbols: Sequence[int] | Ints,
+        confidences: Sequence[float] | npt.NDArray[np.floating],
+    ) -> Progress:
+        """Record the decoder's choice for each row of the plan; retire finished ones."""
+        chosen = np.asarray(symbols, dtype=np.int64)
+        conf = np.asarray(confidences, dtype=np.float64)
+        if chosen.shape != plan.slots.shape or conf.shape != plan.slots.shape:
             raise ValueError("one symbol and confidence per decoded row")
-        events: list[Event] = []
-        for row, symbol, confidence in zip(plan.decode, symbols, confidences, strict=True):
-            seq = self._active.get(row.seq_id)
-            if seq is None or seq.slot != row.slot:
-                continue  # finished (e.g. cancelled) since the plan was made
-            seq.symbols.append(symbol)
-            seq.confidences.append(confidence)
-            seq.next_input = symbol
-            done = len(seq.symbols) >= seq.steps
-            events.append(Event(seq.id, len(seq.symbols) - 1, symbol, confidence, done))
-            if done:
-                self._retire(seq)
-        return events
+        slots, ids = plan.slots, plan.ids
+        live = self._ids[slots] == ids  # rows of sequences finished since the plan was made
+        if not live.all():
+            slots, ids, chosen, conf = slots[live], ids[live], chosen[live], conf[live]
+        positions = self._made[slots]
+        self._symbols[slots, positions] = chosen
+        self._confidences[slots, positions] = conf
+        self._next[slots] = chosen
+        self._made[slots] = positions + 1
+        done = positions + 1 >= self._steps[slots]
+        finished = self._collect(slots[done]) if done.any() else ()
+        return Progress(ids, positions, chosen, conf, finished)
 
     def finish(self, seq_ids: Iterable[int], reason: str) -> list[int]:
         """Remove sequences wherever they are; returns the ids that were present."""
@@ -154,12 +188,53 @@ class Scheduler:
         for seq_id in seq_ids:
             if self._waiting.pop(seq_id, None) is not None:
                 removed.append(seq_id)
-            elif (seq := self._active.get(seq_id)) is not None:
-                self._retire(seq)
+            elif seq_id in self._slot_of:
+                self._retire(seq_id)
                 removed.append(seq_id)
         return removed
 
-    def _retire(self, seq: _Seq) -> None:
-        del self._active[seq.id]
-        self._free_slots.append(seq.slot)
-        seq.slot = -1
+    # ------------------------------------------------------------ slots
+
+    def _admit(self) -> tuple[Row, ...]:
+        """Waiting sequences into the lowest free slots, first come first served."""
+        count = min(len(self._waiting), len(self._free))
+        taken = [self._waiting.popitem(last=False) for _ in range(count)]
+        slots = [heapq.heappop(self._free) for _ in range(count)]
+        at = np.asarray(slots, dtype=np.int64)
+        self._ids[at] = [seq_id for seq_id, _ in taken]
+        self._next[at] = [w.start for _, w in taken]
+        self._made[at] = 0
+        self._steps[at] = [w.steps for _, w in taken]
+        self._deadline[at] = [np.inf if w.deadline is None else w.deadline for _, w in taken]
+        self._slot_of.update(zip((seq_id for seq_id, _ in taken), slots, strict=True))
+        return tuple(
+            Row(seq_id, slot, w.start) for (seq_id, w), slot in zip(taken, slots, strict=True)
+        )
+
+    def _collect(self, slots: Ints) -> tuple[Finished, ...]:
+        """Retire the sequences in `slots`, which have all their symbols."""
+        ids = self._ids[slots].tolist()
+        steps = self._steps[slots].tolist()
+        symbols = self._symbols[slots].tolist()
+        confidences = self._confidences[slots].tolist()
+        self._release(slots)
+        for seq_id in ids:
+            del self._slot_of[seq_id]
+        return tuple(
+            Finished(seq_id, sym[:n], conf[:n])
+            for seq_id, n, sym, conf in zip(ids, steps, symbols, confidences, strict=True)
+        )
+
+    def _retire(self, seq_id: int) -> None:
+        self._release(np.asarray([self._slot_of.pop(seq_id)], dtype=np.int64))
+
+    def _release(self, slots: Ints) -> None:
+        self._ids[slots] = -1
+        self._deadline[slots] = np.inf
+        for slot in slots.tolist():
+            heapq.heappush(self._free, slot)
+
+    def _widen(self, steps: int) -> None:
+        more = steps - self._symbols.shape[1]
+        self._symbols = np.pad(self._symbols, ((0, 0), (0, more)))
+        self._confidences = np.pad(self._confidences, ((0, 0), (0, more)))

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ from seqserve.client import codecs
 from seqserve.server.engines.base import Encoded, ItemResult, OneHot, StreamEvent, SymbolEvent
 from seqserve.server.errors import DeadlineExceeded, Overloaded
 from seqserve.server.metrics import DecodeHooks
-from seqserve.server.scheduler import Plan, Row, Scheduler
+from seqserve.server.scheduler import Finished, Plan, Progress, Scheduler
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,7 @@ class Job:
     answer: asyncio.Future[list[ItemResult]]
     events: asyncio.Queue[StreamEvent | BaseException] | None = None
     seq_ids: list[int] = field(default_factory=list)
-    symbols: list[list[int]] = field(default_factory=list)
-    confidences: list[list[float]] = field(default_factory=list)
+    results: list[ItemResult | None] = field(default_factory=list)
     remaining: int = 0
     closed: bool = False  # set by the worker once the job has its final answer or error
     queued: float = field(default_factory=time.perf_counter)  # for the queue-time metric
@@ -89,6 +88,7 @@ class DecodeWorker:
         self._lock = threading.Lock()
         self._inbox: queue.SimpleQueue[tuple[str, Job | None]] = queue.SimpleQueue()
         self._seqs: dict[int, tuple[Job, int]] = {}
+        self._streaming = 0  # open jobs that want every symbol as an event
         self._ids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -180,13 +180,19 @@ class DecodeWorker:
             self.scheduler.add(seq_id, steps, start, job.deadline)
             self._seqs[seq_id] = (job, item)
             job.seq_ids.append(seq_id)
-            job.symbols.append([])
-            job.confidences.append([])
+        job.results = [None] * len(job.sources)
         job.remaining = len(job.sources)
+        if job.events is not None:
+            self._streaming += 1
+
+    def _retired(self, job: Job) -> None:
+        job.closed = True
+        if job.events is not None:
+            self._streaming -= 1
 
     def _close(self, job: Job, error: BaseException | None, out: list[Delivery]) -> None:
         """Retire all of a job's sequences; deliver `error` unless it was cancelled."""
-        job.closed = True
+        self._retired(job)
         self.scheduler.finish(job.seq_ids, "failed" if error else "cancelled")
         live = [seq_id for seq_id in job.seq_ids if self._seqs.pop(seq_id, None) is not None]
         with self._lock:
@@ -201,82 +207,75 @@ class DecodeWorker:
                 self._close(self._seqs[seq_id][0], DeadlineExceeded(), out)
         if plan.admitted:
             self._encode(plan)
-        if plan.decode:
+        if len(plan.slots):
             symbols, confidences = self._step(plan)
-            for event in self.scheduler.update(plan, symbols, confidences):
-                self._record(event.seq_id, event.position, event.symbol, event.confidence, out)
+            progress = self.scheduler.update(plan, symbols, confidences)
+            if self._streaming:
+                self._stream_symbols(progress, out)
+            if progress.finished:
+                self._record(progress.finished, out)
 
     def _encode(self, plan: Plan) -> None:
-        rows = [r for r in plan.admitted if r.seq_id in self._seqs]
-        sources = [self._source_of(r.seq_id) for r in rows]
+        jobs = [self._seqs.get(r.seq_id) for r in plan.admitted]
+        sources = [job.sources[item] for job, item in filter(None, jobs)]
+        slots = [r.slot for r, job in zip(plan.admitted, jobs, strict=True) if job is not None]
         x = self._source_onehot(np.asarray(sources, dtype=np.int64))
         started = time.perf_counter()
         h, c = self._encoder.run(None, {self._source_name: x})
-        queued = [self._seqs[r.seq_id][0].queued for r in rows]
+        queued = [job.queued for job, _ in filter(None, jobs)]
         self._metrics.encoded(queued, started, time.perf_counter())
-        slots = [r.slot for r in rows]
         self._h[slots] = h
         self._c[slots] = c
 
-    def _source_of(self, seq_id: int) -> Encoded:
-        job, item = self._seqs[seq_id]
-        return job.sources[item]
-
-    def _step(self, plan: Plan) -> tuple[list[int], list[float]]:
-        slots = _slots(plan.decode)
-        fed = np.fromiter((r.symbol for r in plan.decode), dtype=np.int64, count=len(plan.decode))
-        x, h, c = self._symbol_onehot(fed), self._h[slots], self._c[slots]
+    def _step(self, plan: Plan) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        rows = plan.packed  # a slice: state rows as views, no gather copy
+        slots = rows if rows is not None else plan.slots
+        x, h, c = self._symbol_onehot(plan.inputs), self._h[slots], self._c[slots]
         feeds = dict(zip(self._dec_inputs, (x, h, c), strict=True))
         started = time.perf_counter()
         probs, h_out, c_out = self._decoder.run(None, feeds)
-        self._metrics.stepped(len(plan.decode), started, time.perf_counter())
+        self._metrics.stepped(len(plan.slots), started, time.perf_counter())
         self._h[slots] = h_out
         self._c[slots] = c_out
         # the probability of the argmax is the row maximum: no gather needed
-        return probs.argmax(axis=1).tolist(), probs.max(axis=1).tolist()
+        return probs.argmax(axis=1), probs.max(axis=1)
 
-    def _record(
-        self, seq_id: int, position: int, symbol: int, confidence: float, out: list[Delivery]
-    ) -> None:
-        job, item = self._seqs[seq_id]
-        job.symbols[item].append(symbol)
-        job.confidences[item].append(confidence)
-        if job.events is not None:
-            text = self._alphabet[symbol] if self._is_text else ""
-            out.append((job, SymbolEvent(item, position, symbol, text, confidence)))
-        if len(job.symbols[item]) < self._steps:
-            return
-        del self._seqs[seq_id]
-        with self._lock:
-            self._outstanding -= 1
-        job.remaining -= 1
-        if job.remaining == 0:
-            job.closed = True
-            out.append((job, self._results(job)))
+    def _stream_symbols(self, progress: Progress, out: list[Delivery]) -> None:
+        """A `SymbolEvent` for each symbol of a streaming job produced by this step."""
+        rows = zip(
+            progress.ids.tolist(),
+            progress.positions.tolist(),
+            progress.symbols.tolist(),
+            progress.confidences.tolist(),
+            strict=True,
+        )
+        for seq_id, position, symbol, confidence in rows:
+            job, item = self._seqs[seq_id]
+            if job.events is not None:
+                text = self._alphabet[symbol] if self._is_text else ""
+                out.append((job, SymbolEvent(item, position, symbol, text, confidence)))
 
-    def _results(self, job: Job) -> list[ItemResult]:
-        spec = self._output
-        return [
-            ItemResult(
-                symbols=tuple(symbols),
-                text=codecs.decode_text(spec, symbols) if self._is_text else None,
-                confidence=tuple(conf),
+    def _record(self, finished: tuple[Finished, ...], out: list[Delivery]) -> None:
+        """File each finished sequence's result; a job whose last item finished is answered."""
+        spec, is_text = self._output, self._is_text
+        for done in finished:
+            job, item = self._seqs.pop(done.seq_id)
+            job.results[item] = ItemResult(
+                symbols=tuple(done.symbols),
+                text=codecs.decode_text(spec, done.symbols) if is_text else None,
+                confidence=tuple(done.confidences),
             )
-            for symbols, conf in zip(job.symbols, job.confidences, strict=True)
-        ]
+            job.remaining -= 1
+            if job.remaining == 0:
+                self._retired(job)
+                out.append((job, cast(list[ItemResult], job.results)))  # every item is set
+        with self._lock:
+            self._outstanding -= len(finished)
 
     def _post(self, deliveries: list[Delivery]) -> None:
         if deliveries and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(_deliver, deliveries)
-
-
-def _slots(rows: tuple[Row, ...]) -> slice | npt.NDArray[np.int64]:
-    """The state rows of a batch: a slice (views, no gather copy) when they are consecutive."""
-    first = rows[0].slot
-    if all(row.slot == first + k for k, row in enumerate(rows)):
-        return slice(first, first + len(rows))
-    return np.fromiter((r.slot for r in rows), dtype=np.int64, count=len(rows))
 
 
 def _deliver(deliveries: list[Delivery]) -> None:
