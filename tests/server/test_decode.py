@@ -45,6 +45,7 @@ def engine(models_dir: Path, manifests: dict) -> Iterator[Seq2SeqEngine]:
     assert isinstance(loaded.engine, Seq2SeqEngine), loaded.reason
     engine = loaded.engine
     engine.worker._decoder = GatedSession(engine.worker._decoder)
+    engine.inline_max_items = 0  # every request through the worker (no fast lane)
     yield engine
     engine.stop()
 

@@ -10,6 +10,12 @@ raises `Overloaded` at once.
 
 The model call runs on the worker thread (onnxruntime releases the GIL), so the event
 loop keeps serving; results come back with one `call_soon_threadsafe` per batch.
+
+Fast lane: `infer` runs a request of at most `inline_max_items` items at once, on the
+calling (event-loop) thread, when nothing is queued and the worker is not running a batch:
+at low load the thread hand-offs cost more than the model call. The worker takes its
+items and marks itself busy under one lock, and only the event loop submits, so a fast-lane
+call never overlaps a batch: `run` is never called from two threads at once.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class Batcher(Generic[I, O]):
         max_batch_size: int,
         max_batch_delay_us: int,
         max_queue: int,
+        inline_max_items: int = 0,
         model: str = "",
     ) -> None:
         self.name = name
@@ -58,8 +65,11 @@ class Batcher(Generic[I, O]):
         self.max_batch_size = max_batch_size
         self._delay = max_batch_delay_us / 1e6
         self.max_queue = max_queue
+        # never more than the queue would accept: the fast lane refuses nothing it would take
+        self.inline_max_items = min(inline_max_items, max_queue)
         self._queue: queue.SimpleQueue[_Entry[I, O] | None] = queue.SimpleQueue()
         self._pending = 0
+        self._busy = False  # the worker is running a batch (set with `_pending`, under the lock)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -82,6 +92,13 @@ class Batcher(Generic[I, O]):
             self._thread.join()
             self._thread = None
 
+    async def infer(self, items: Sequence[I]) -> list[O]:
+        """The outputs of one request's items, in order: in the fast lane when the batcher
+        is idle and the request small, else through the queue (`submit`)."""
+        if 0 < len(items) <= self.inline_max_items and self._idle():
+            return self._run_inline(items)
+        return await self.submit(items)
+
     def submit(self, items: Sequence[I]) -> asyncio.Future[list[O]]:
         """Queue one request's items; the future resolves to their outputs, in order."""
         assert self._loop is not None, "batcher not started"
@@ -95,6 +112,22 @@ class Batcher(Generic[I, O]):
         future: asyncio.Future[list[O]] = self._loop.create_future()
         self._queue.put(_Entry(items, future, time.perf_counter()))
         return future
+
+    def _idle(self) -> bool:
+        with self._lock:
+            return self._pending == 0 and not self._busy
+
+    def _run_inline(self, items: Sequence[I]) -> list[O]:
+        """One model call on the calling thread; a failure raises to this caller alone."""
+        started = time.perf_counter()
+        try:
+            outputs = list(self._run(list(items)))
+        except Exception as exc:
+            log.debug("%s: inline call of %d failed: %r", self.name, len(items), exc)
+            raise
+        finally:
+            self._metrics.ran(len(items), (started,), started, time.perf_counter())
+        return outputs
 
     # ------------------------------------------------------------ worker thread
 
@@ -129,18 +162,22 @@ class Batcher(Generic[I, O]):
     def _execute(self, batch: list[_Entry[I, O]]) -> None:
         with self._lock:
             self._pending -= sum(len(e.items) for e in batch)
+            self._busy = True
         live = [e for e in batch if not e.future.done()]
         if not live:
+            self._busy = False
             return
         items = [item for e in live for item in e.items]
         started = time.perf_counter()
         try:
             outputs = self._run(items)
         except Exception as exc:  # every waiter of the batch gets the same error
+            self._busy = False
             log.debug("%s: batch of %d failed: %r", self.name, len(items), exc)
             self._post(_fail, live, exc)
             self._metrics.ran(len(items), [e.queued for e in live], started, time.perf_counter())
             return
+        self._busy = False
         ended = time.perf_counter()
         slices: list[list[O]] = []
         start = 0

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     max_queue: int = Field(
         1024, ge=1, description="most items waiting per model; past it RESOURCE_EXHAUSTED"
     )
+    inline_max_items: int = Field(
+        8,
+        ge=0,
+        description="fast lane: a request of at most this many items to an idle model runs at "
+        "once on the event-loop thread, skipping the batching worker's thread hand-offs "
+        "(0: every request goes through the worker)",
+    )
     max_batch_items: int = Field(256, ge=1, description="most inputs in one Predict request")
     max_sessions: int = Field(10000, ge=1, description="most open stateful sessions")
     session_idle_timeout: float = Field(

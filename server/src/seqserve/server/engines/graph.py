@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from seqserve.server.engines.base import (
     sample_item,
     symbol_results,
 )
+from seqserve.server.errors import DeadlineExceeded
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -41,6 +43,7 @@ class GraphEngine(Engine):
             max_batch_size=settings.max_batch_size,
             max_batch_delay_us=settings.max_batch_delay_us,
             max_queue=settings.max_queue,
+            inline_max_items=settings.inline_max_items,
         )
 
     def warmup(self) -> None:
@@ -53,7 +56,9 @@ class GraphEngine(Engine):
         self.batcher.stop()
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
-        return await self.batcher.submit(items)
+        if deadline is not None and deadline <= time.monotonic():
+            raise DeadlineExceeded()  # the fast lane never waits, so no timeout would fire
+        return await self.batcher.infer(items)
 
     # ------------------------------------------------------------ batch (worker thread)
 

@@ -1,23 +1,91 @@
-"""seq2seq engine: the event-loop side of the continuous-batching decode worker."""
+"""seq2seq engine: the event-loop side of the continuous-batching decode worker, and its
+fast lane: a small request to an idle engine is decoded at once on the event-loop thread.
+
+At low load the worker's thread hand-offs (inbox, worker wake-up, `call_soon_threadsafe`,
+loop wake-up) and scheduler bookkeeping cost more than the onnxruntime calls themselves.
+When the worker has no sequence (`outstanding == 0`) a `predict` of at most
+`inline_max_items` items runs the plain greedy loop in-line instead: one encoder call,
+then `decode.steps` decoder calls, all rows at once. The worker cannot gain sequences
+meanwhile (only the event loop submits), and the loop owns its own one-hot buffers; the
+onnxruntime sessions may be called from both threads. Streams always use the worker.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from seqserve.server.engines.base import Encoded, Engine, ItemResult, StreamEvent, sample_item
+from seqserve.server.engines.base import (
+    Encoded,
+    Engine,
+    Floats,
+    ItemResult,
+    OneHot,
+    StreamEvent,
+    sample_item,
+    symbol_results,
+)
 from seqserve.server.engines.decode import DecodeWorker, Job
+from seqserve.server.errors import DeadlineExceeded
+from seqserve.server.metrics import DecodeHooks
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+class GreedyDecoder:
+    """Greedy decoding of a few sequences together, synchronously on the calling thread.
+
+    Warm-up and the fast lane use it. Its one-hot buffers are its own: one owner thread.
+    """
+
+    def __init__(self, info: pb.ModelInfo, encoder: Any, decoder: Any, capacity: int) -> None:
+        by_role = {g.role: g for g in info.graphs}
+        enc, dec = by_role[pb.GRAPH_ROLE_ENCODER], by_role[pb.GRAPH_ROLE_DECODER_STEP]
+        self._encoder, self._decoder = encoder, decoder
+        self._source_name = enc.inputs[0].name
+        self._dec_inputs = [t.name for t in dec.inputs]
+        self._steps = int(info.decode.steps)
+        self._start_symbol = int(info.decode.start_symbol)
+        self._sources = OneHot(tuple(int(d) for d in enc.inputs[0].shape[1:]), capacity)
+        self._symbols = OneHot((int(dec.inputs[0].shape[1]),), capacity)
+
+    def __call__(
+        self, sources: Sequence[Encoded], hooks: DecodeHooks | None = None
+    ) -> tuple[npt.NDArray[np.int64], Floats]:
+        """Each source's chosen symbols and their probabilities, `[len(sources), steps]`;
+        the calls are counted in `hooks` when given (not for warm-up)."""
+        n = len(sources)
+        x = self._sources(np.asarray(sources, dtype=np.int64))
+        started = time.perf_counter()
+        h, c = self._encoder.run(None, {self._source_name: x})
+        if hooks is not None:
+            hooks.encoded((started,) * n, started, time.perf_counter())
+        symbols = np.empty((n, self._steps), dtype=np.int64)
+        confidence = np.empty((n, self._steps), dtype=np.float32)
+        fed = np.full(n, self._start_symbol, dtype=np.int64)
+        for step in range(self._steps):
+            feeds = dict(zip(self._dec_inputs, (self._symbols(fed), h, c), strict=True))
+            started = time.perf_counter()
+            probs, h, c = self._decoder.run(None, feeds)
+            if hooks is not None:
+                hooks.stepped(n, started, time.perf_counter())
+            fed = probs.argmax(axis=1)
+            symbols[:, step] = fed
+            confidence[:, step] = probs.max(axis=1)  # the argmax's probability
+        return symbols, confidence
 
 
 class Seq2SeqEngine(Engine):
     def __init__(self, info: pb.ModelInfo, encoder: Any, decoder: Any, settings: Settings) -> None:
         super().__init__(info)
-        self._encoder, self._decoder = encoder, decoder
         self.worker = DecodeWorker(
             info,
             encoder,
@@ -25,22 +93,16 @@ class Seq2SeqEngine(Engine):
             max_active=settings.max_active_sequences,
             max_queue=settings.max_queue,
         )
+        # never more than the worker would accept: the fast lane refuses nothing it would take
+        limit = settings.max_active_sequences + settings.max_queue
+        self.inline_max_items = min(settings.inline_max_items, limit)
+        # the fast lane's calls count in the model's metrics; nothing of it waits or stays active
+        self._hooks = DecodeHooks(info.name, lambda: 0.0, lambda: 0.0)
+        self._greedy = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
 
     def warmup(self) -> None:
         """One greedy decode of a valid input, synchronously, outside the worker."""
-        enc, dec = ({g.role: g for g in self.info.graphs}[r] for r in _ROLES)
-        card = int(dec.inputs[0].shape[1])
-        source = np.zeros((1, *(int(d) for d in enc.inputs[0].shape[1:])), dtype=np.float32)
-        for position, symbol in enumerate(sample_item(self.info.input)):
-            source[0, position, int(symbol)] = 1.0
-        h, c = self._encoder.run(None, {enc.inputs[0].name: source})
-        symbol = int(self.info.decode.start_symbol)
-        names = [t.name for t in dec.inputs]
-        for _ in range(self.info.decode.steps):
-            x = np.zeros((1, card), dtype=np.float32)
-            x[0, symbol] = 1.0
-            probs, h, c = self._decoder.run(None, dict(zip(names, (x, h, c), strict=True)))
-            symbol = int(probs.argmax())
+        self._greedy([sample_item(self.info.input)])
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.worker.start(loop)
@@ -49,6 +111,8 @@ class Seq2SeqEngine(Engine):
         self.worker.stop()
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
+        if 0 < len(items) <= self.inline_max_items and self.worker.outstanding == 0:
+            return self._decode_inline(items, deadline)
         job = Job(items, deadline, asyncio.get_running_loop().create_future())
         self.worker.submit(job)
         try:
@@ -73,5 +137,13 @@ class Seq2SeqEngine(Engine):
         finally:
             self.worker.cancel(job)  # no-op once the job has its answer
 
-
-_ROLES = (pb.GRAPH_ROLE_ENCODER, pb.GRAPH_ROLE_DECODER_STEP)
+    def _decode_inline(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
+        """The fast lane: the whole greedy decode now, on this (the event-loop) thread."""
+        if deadline is not None and deadline <= time.monotonic():
+            raise DeadlineExceeded()
+        try:
+            symbols, confidence = self._greedy(items, self._hooks)
+        except Exception:  # as the worker does: log, and the caller gets the same error
+            log.exception("%s: inline decode failed", self.info.name)
+            raise
+        return symbol_results(self.info.output, symbols, confidence)

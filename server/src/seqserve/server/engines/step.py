@@ -44,6 +44,7 @@ class StepEngine(Engine):
             max_batch_size=settings.max_batch_size,
             max_batch_delay_us=settings.max_batch_delay_us,
             max_queue=settings.max_queue,
+            inline_max_items=settings.inline_max_items,
         )
 
     def zeros(self) -> Floats:
@@ -59,7 +60,7 @@ class StepEngine(Engine):
         self.batcher.stop()
 
     async def step(self, item: StepInput) -> StepOutput:
-        (out,) = await self.batcher.submit((item,))
+        (out,) = await self.batcher.infer((item,))
         return out
 
     def run(self, items: list[StepInput]) -> list[StepOutput]:
