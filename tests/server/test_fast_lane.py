@@ -29,6 +29,7 @@ from seqserve.server.engines import Engine, GraphEngine, Seq2SeqEngine, StepEngi
 from seqserve.server.engines.base import ItemResult
 from seqserve.server.engines.step import StepInput
 from seqserve.server.errors import DeadlineExceeded
+from seqserve.server.fastlane import QUIET_S
 from seqserve.server.metrics import model_totals
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
@@ -149,6 +150,11 @@ def requests(items: Sequence[Any], largest: int) -> list[list[Any]]:
     return out
 
 
+async def quiet() -> None:
+    """Let the engine be quiet long enough for its next request to count as low load."""
+    await asyncio.sleep(5 * QUIET_S)
+
+
 def encoded(info: pb.ModelInfo, inputs: Sequence[str | list[int]]) -> list[codecs.Encoded]:
     return [codecs.encode(info, item) for item in inputs]
 
@@ -170,6 +176,7 @@ async def test_seq2seq_fast_lane_answers_exactly_as_the_worker(
     inputs = fresh_inputs(manifests[name], 300, seed=11)
     got: list[ItemResult] = []
     for request in requests(encoded(manifests[name], inputs), INLINE):
+        await quiet()
         answer = await fast.predict(request, None)
         assert answer == await worker.predict(request, None)
         got += answer
@@ -191,6 +198,7 @@ async def test_single_graph_fast_lane_answers_exactly_as_the_worker(
         worker, worker_calls = load(name, inline_max_items=0)
         inputs = encoded(manifests[name], fresh_inputs(manifests[name], 300, seed=12))
         for request in requests(inputs, INLINE):
+            await quiet()
             assert await fast.predict(request, None) == await worker.predict(request, None)
         assert fast_calls.on_worker == [] and worker_calls.on_loop == [], name
         assert len(fast_calls.on_loop) == len(worker_calls.on_worker) > 0, name
@@ -208,6 +216,7 @@ async def test_session_steps_in_the_fast_lane_match_the_worker(
     for _ in range(20):  # 20 sessions of 15 steps
         h = c = fast.zeros()
         for symbol in rng.integers(spec.min_value, spec.max_value + 1, size=15).tolist():
+            await quiet()
             a = await fast.step(StepInput(symbol, h, c))
             b = await worker.step(StepInput(symbol, h, c))
             assert a.symbol == b.symbol
@@ -232,6 +241,28 @@ async def test_only_requests_up_to_inline_max_items_take_the_fast_lane(
         calls.made.clear()
         await engine.predict(fresh(manifests, model, INLINE + 1), None)
         assert calls.on_loop == [] and calls.on_worker == [INLINE + 1] * graph_calls
+
+
+async def test_requests_back_to_back_go_to_the_worker_and_batch(
+    load: Load, manifests: dict[str, pb.ModelInfo], models_dir: Path
+) -> None:
+    """Under load every request would find the worker idle if each ran alone on the loop;
+    only the first of a burst takes the fast lane, the rest batch on the worker."""
+    for model in (seq2seq_name(manifests), "addition"):
+        engine, calls = load(model)
+        inputs = fresh_inputs(manifests[model], 8, seed=17)
+        items = encoded(manifests[model], inputs)
+        calls.gate.clear()
+        tasks = [asyncio.create_task(engine.predict([item], None)) for item in items]
+        await wait_for(calls.entered)  # the first ran in-line; the worker holds the rest
+        calls.gate.set()
+        got = [(await task)[0] for task in tasks]
+        graph_calls = graph_calls_per_request(engine)
+        assert calls.on_loop == [1] * graph_calls, model
+        assert calls.on_worker == [7] * graph_calls, model  # the seven share every call
+        if isinstance(engine, Seq2SeqEngine):
+            want = expected(newest(models_dir, model), inputs)
+            assert [list(r.symbols) for r in got] == [w["ints"] for w in want]
 
 
 async def test_zero_inline_max_items_turns_the_fast_lane_off(

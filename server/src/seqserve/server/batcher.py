@@ -12,8 +12,9 @@ The model call runs on the worker thread (onnxruntime releases the GIL), so the 
 loop keeps serving; results come back with one `call_soon_threadsafe` per batch.
 
 Fast lane: `infer` runs a request of at most `inline_max_items` items at once, on the
-calling (event-loop) thread, when nothing is queued and the worker is not running a batch:
-at low load the thread hand-offs cost more than the model call. The worker takes its
+calling (event-loop) thread, when nothing is queued, the worker is not running a batch and
+no other request arrived just before (`seqserve.server.fastlane`): at low load the thread
+hand-offs cost more than the model call. The worker takes its
 items and marks itself busy under one lock, and only the event loop submits, so a fast-lane
 call never overlaps a batch: `run` is never called from two threads at once.
 """
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from seqserve.server.errors import Overloaded
+from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Batcher(Generic[I, O]):
         self.max_queue = max_queue
         # never more than the queue would accept: the fast lane refuses nothing it would take
         self.inline_max_items = min(inline_max_items, max_queue)
+        self._lane = FastLane()
         self._queue: queue.SimpleQueue[_Entry[I, O] | None] = queue.SimpleQueue()
         self._pending = 0
         self._busy = False  # the worker is running a batch (set with `_pending`, under the lock)
@@ -95,8 +98,11 @@ class Batcher(Generic[I, O]):
     async def infer(self, items: Sequence[I]) -> list[O]:
         """The outputs of one request's items, in order: in the fast lane when the batcher
         is idle and the request small, else through the queue (`submit`)."""
-        if 0 < len(items) <= self.inline_max_items and self._idle():
-            return self._run_inline(items)
+        if self._lane.admits(len(items), self.inline_max_items, self._idle()):
+            try:
+                return self._run_inline(items)
+            finally:
+                self._lane.finished()
         return await self.submit(items)
 
     def submit(self, items: Sequence[I]) -> asyncio.Future[list[O]]:

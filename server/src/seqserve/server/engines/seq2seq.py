@@ -3,9 +3,10 @@ fast lane: a small request to an idle engine is decoded at once on the event-loo
 
 At low load the worker's thread hand-offs (inbox, worker wake-up, `call_soon_threadsafe`,
 loop wake-up) and scheduler bookkeeping cost more than the onnxruntime calls themselves.
-When the worker has no sequence (`outstanding == 0`) a `predict` of at most
-`inline_max_items` items runs the plain greedy loop in-line instead: one encoder call,
-then `decode.steps` decoder calls, all rows at once. The worker cannot gain sequences
+When the worker has no sequence (`outstanding == 0`) and the engine has been quiet
+(`seqserve.server.fastlane`), a `predict` of at most `inline_max_items` items runs the
+plain greedy loop in-line instead: one encoder call, then `decode.steps` decoder calls,
+all rows at once. The worker cannot gain sequences
 meanwhile (only the event loop submits), and the loop owns its own one-hot buffers; the
 onnxruntime sessions may be called from both threads. Streams always use the worker.
 """
@@ -33,6 +34,7 @@ from seqserve.server.engines.base import (
 )
 from seqserve.server.engines.decode import DecodeWorker, Job
 from seqserve.server.errors import DeadlineExceeded
+from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import DecodeHooks
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
@@ -96,6 +98,7 @@ class Seq2SeqEngine(Engine):
         # never more than the worker would accept: the fast lane refuses nothing it would take
         limit = settings.max_active_sequences + settings.max_queue
         self.inline_max_items = min(settings.inline_max_items, limit)
+        self._lane = FastLane()
         # the fast lane's calls count in the model's metrics; nothing of it waits or stays active
         self._hooks = DecodeHooks(info.name, lambda: 0.0, lambda: 0.0)
         self._greedy = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
@@ -111,8 +114,11 @@ class Seq2SeqEngine(Engine):
         self.worker.stop()
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
-        if 0 < len(items) <= self.inline_max_items and self.worker.outstanding == 0:
-            return self._decode_inline(items, deadline)
+        if self._lane.admits(len(items), self.inline_max_items, self.worker.outstanding == 0):
+            try:
+                return self._decode_inline(items, deadline)
+            finally:
+                self._lane.finished()
         job = Job(items, deadline, asyncio.get_running_loop().create_future())
         self.worker.submit(job)
         try:
