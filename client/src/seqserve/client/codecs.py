@@ -4,13 +4,18 @@ This is the one place that knows how a model's manifest (`SequenceSpec`) turns u
 input into the symbols or values a graph consumes, and symbols back into output. The
 client uses it to check input before sending, the server as the authority, and the
 trainer to describe its models. Pure Python: no numpy.
+
+`encode` and `encode_message` decide every input and word every refusal. `Codec` is the
+server's per-model shortcut for the common case (well-formed wire input): it answers
+`None` for anything it is not sure of, and the caller asks `encode_message`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import TypeAlias
 
 from seqserve.v1 import seqserve_pb2 as pb
@@ -144,6 +149,82 @@ def encode_message(info: pb.ModelInfo, message: pb.Input) -> Encoded:
     raise _fail(info, "an empty input")
 
 
+class Codec:
+    """One model's input spec read once, for the server's common case: plainly valid input.
+
+    `quick_all` returns what `encode_message` gives for each of a batch of `Input`s when it
+    sees at a glance that all are valid (ints of the right length and range, texts of the
+    grammar: remembered once checked); `quick_values` the same for plain Python items and
+    `encode`. Both return `None` for anything else, without saying why, and the caller asks
+    the precise checker. Every item they accept has at most `length` elements.
+    """
+
+    TEXTS_REMEMBERED = 4096  # valid texts kept per model with their symbols
+
+    def __init__(self, info: pb.ModelInfo) -> None:
+        spec = info.input
+        self.info = info
+        self.length: int = spec.length
+        self._low: int = spec.min_value
+        self._high: int = spec.max_value
+        self._is_text = spec.kind == pb.DATA_KIND_TEXT
+        self._scaled = spec.encoding == pb.ENCODING_SCALED
+        # exact types only: bool is an int, and a one-hot model's 3.0 encodes as 3
+        self._number_types = {int, float} if self._scaled else {int}
+        self._texts: dict[str, tuple[int, ...]] = {}
+
+    def quick_all(self, messages: Sequence[pb.Input]) -> tuple[Encoded, ...] | None:
+        if self._is_text:
+            return self._known_texts([m.text for m in messages])  # "" unless the input is text
+        if self._scaled:
+            return self._rows([m.ints.values or m.values.values for m in messages])
+        return self._rows([m.ints.values for m in messages])  # `values`: the precise path
+
+    def quick_values(self, items: Sequence[object]) -> tuple[Encoded, ...] | None:
+        if self._is_text:
+            texts = [item for item in items if type(item) is str]
+            return self._known_texts(texts) if len(texts) == len(items) else None
+        rows = [item for item in items if isinstance(item, list | tuple)]
+        if len(rows) != len(items) or not set(map(type, chain(*rows))) <= self._number_types:
+            return None
+        return self._rows(rows)
+
+    def _rows(self, rows: Sequence[Sequence[int] | Sequence[float]]) -> tuple[Encoded, ...] | None:
+        """Rows of numbers checked together: each `length` long (before any is copied out of
+        its message), every number in range."""
+        if set(map(len, rows)) != {self.length} or not self.length:
+            return None
+        low, high = self._low, self._high
+        if self._scaled:
+            values = [tuple(map(float, row[:])) for row in rows]
+            in_range = all(low <= v <= high for v in chain(*values))  # NaN is not
+            return tuple(values) if in_range else None
+        copies = [row[:] for row in rows]
+        numbers = list(chain(*copies))
+        in_range = low <= min(numbers) and max(numbers) <= high
+        return tuple(map(tuple, copies)) if in_range else None
+
+    def _known_texts(self, texts: Sequence[str]) -> tuple[Encoded, ...] | None:
+        items: list[Encoded] = []
+        for text in texts:
+            symbols = self._texts.get(text) or self._check_text(text)
+            if symbols is None:
+                return None
+            items.append(symbols)
+        return tuple(items)
+
+    def _check_text(self, text: str) -> tuple[int, ...] | None:
+        if not text or len(text) > self.length:
+            return None
+        try:
+            symbols = _encode_text(self.info, text)
+        except InputError:
+            return None
+        if len(self._texts) < self.TEXTS_REMEMBERED:
+            self._texts[text] = symbols
+        return symbols
+
+
 def to_message(item: UserInput) -> pb.Input:
     """Wrap one user input (a string, ints or floats) into an `Input` message."""
     if isinstance(item, str):
@@ -159,8 +240,18 @@ def to_message(item: UserInput) -> pb.Input:
 
 def decode_text(spec: pb.SequenceSpec, symbols: Sequence[int]) -> str:
     """Symbols of a text output -> the string without its padding (`"13"`)."""
-    text = "".join(spec.alphabet[s] for s in symbols)
-    return text.lstrip(spec.pad) if spec.pad else text
+    return text_decoder(spec)(symbols)
+
+
+def text_decoder(spec: pb.SequenceSpec) -> Callable[[Sequence[int]], str]:
+    """`decode_text` for many rows of one spec, the spec read once."""
+    alphabet, pad = spec.alphabet, spec.pad
+
+    def decode(symbols: Sequence[int]) -> str:
+        text = "".join([alphabet[s] for s in symbols])
+        return text.lstrip(pad) if pad else text
+
+    return decode
 
 
 def denormalise(spec: pb.SequenceSpec, value: float) -> float:

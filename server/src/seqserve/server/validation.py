@@ -3,17 +3,23 @@
 The shared codec (`seqserve.client.codecs`) is the authority on what an input may be;
 this module applies it, checks the batch limits, and wraps codec errors as `InvalidInput`.
 Nothing behind this point sees a raw protobuf input.
+
+A request is refused for the first of: an input over `max_input_length`, a batch size out
+of range, an input the codec refuses (the first of those). A request that is plainly fine
+takes each model's `codecs.Codec` shortcut; any other takes the checks in that order.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from seqserve.client import codecs
+from seqserve.server import limits
 from seqserve.server.engines.base import Encoded
 from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion
@@ -52,9 +58,23 @@ def predict_from_messages(
     model: ModelVersion,
     inputs: Sequence[pb.Input],
     max_items: int,
+    max_length: int,
     deadline: float | None,
 ) -> ValidPredict:
     """seqserve.v1 `Input` messages -> a validated request."""
+    codec = codec_of(model)
+    items = None
+    if 0 < len(inputs) <= max_items and codec.length <= max_length:
+        items = codec.quick_all(inputs)  # its items are at most codec.length long
+    if items is None:
+        items = _checked_messages(model, inputs, max_items, max_length)
+    return ValidPredict(model, items, deadline)
+
+
+def _checked_messages(
+    model: ModelVersion, inputs: Sequence[pb.Input], max_items: int, max_length: int
+) -> tuple[Encoded, ...]:
+    limits.check_input_lengths(inputs, max_length)
     check_batch(model, len(inputs), max_items)
     items: list[Encoded] = []
     for index, message in enumerate(inputs):
@@ -62,7 +82,18 @@ def predict_from_messages(
             items.append(codecs.encode_message(model.info, message))
         except codecs.InputError as exc:
             raise InvalidInput(str(exc) if len(inputs) == 1 else f"input {index}: {exc}") from None
-    return ValidPredict(model, tuple(items), deadline)
+    return tuple(items)
+
+
+_codecs: weakref.WeakKeyDictionary[ModelVersion, codecs.Codec] = weakref.WeakKeyDictionary()
+
+
+def codec_of(model: ModelVersion) -> codecs.Codec:
+    """The model version's codec, made on first use."""
+    codec = _codecs.get(model)
+    if codec is None:
+        codec = _codecs[model] = codecs.Codec(model.info)
+    return codec
 
 
 def predict_from_values(
@@ -70,10 +101,12 @@ def predict_from_values(
 ) -> ValidPredict:
     """Plain Python inputs (strings, int or float lists) -> a validated request."""
     check_batch(model, len(inputs), max_items)
-    try:
-        items = tuple(codecs.encode(model.info, item) for item in inputs)
-    except codecs.InputError as exc:
-        raise InvalidInput(str(exc)) from None
+    items = codec_of(model).quick_values(inputs)
+    if items is None:
+        try:
+            items = tuple(codecs.encode(model.info, item) for item in inputs)
+        except codecs.InputError as exc:
+            raise InvalidInput(str(exc)) from None
     return ValidPredict(model, items, deadline)
 
 

@@ -7,7 +7,7 @@ from typing import TypeAlias
 
 import grpc
 
-from seqserve.server import limits, validation
+from seqserve.server import validation
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.engines import SymbolEvent
 from seqserve.server.errors import InvalidInput, Starting
@@ -30,8 +30,10 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
             raise Starting()
         model = self._core.resolve(request.model, request.version)
         deadline = self._core.deadline(context.time_remaining())
-        limits.check_input_lengths(request.inputs, self._core.settings.max_input_length)
-        return validation.predict_from_messages(model, request.inputs, self._max_items, deadline)
+        max_length = self._core.settings.max_input_length
+        return validation.predict_from_messages(
+            model, request.inputs, self._max_items, max_length, deadline
+        )
 
     @unary
     async def ListModels(
