@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,12 +111,23 @@ class OneHot:
 
 
 def symbol_results(
-    spec: pb.SequenceSpec, symbols: npt.NDArray[np.int64], confidence: Floats
+    spec: pb.SequenceSpec,
+    symbols: npt.NDArray[np.int64],
+    confidence: Floats,
+    probabilities: Floats | None = None,
 ) -> list[ItemResult]:
-    """Rows of chosen symbols (and their probabilities) -> results, text decoded by the codec."""
-    is_text = spec.kind == pb.DATA_KIND_TEXT
-    out: list[ItemResult] = []
-    for row, conf in zip(symbols.tolist(), confidence.tolist(), strict=True):
-        text = codecs.decode_text(spec, row) if is_text else None
-        out.append(ItemResult(symbols=tuple(row), text=text, confidence=tuple(conf)))
-    return out
+    """Rows of chosen symbols (and their probabilities) -> results, text decoded by the codec.
+
+    `probabilities`: each row's whole distribution, for classify results.
+    """
+    rows = symbols.tolist()
+    texts: Iterable[str | None] = [None] * len(rows)
+    if spec.kind == pb.DATA_KIND_TEXT:
+        texts = map(codecs.text_decoder(spec), rows)
+    found = zip(rows, texts, confidence.tolist(), strict=False)  # rows of one batch
+    if probabilities is None:  # passing the default costs per item, so leave it out
+        return [ItemResult(symbols=tuple(r), text=t, confidence=tuple(c)) for r, t, c in found]
+    return [
+        ItemResult(symbols=tuple(r), text=t, confidence=tuple(c), probabilities=tuple(p))
+        for (r, t, c), p in zip(found, probabilities.tolist(), strict=True)
+    ]

@@ -80,11 +80,7 @@ class GraphEngine(Engine):
     def _classify(self, y: Floats) -> list[ItemResult]:
         chosen = y.argmax(axis=1)
         conf = y[np.arange(len(y)), chosen]
-        results = symbol_results(self.info.output, chosen[:, None], conf[:, None])
-        return [
-            ItemResult(r.symbols, r.text, confidence=r.confidence, probabilities=tuple(p))
-            for r, p in zip(results, y.tolist(), strict=True)
-        ]
+        return symbol_results(self.info.output, chosen[:, None], conf[:, None], probabilities=y)
 
     def _sequence(self, y: Floats) -> list[ItemResult]:
         chosen = y.argmax(axis=2)
@@ -92,8 +88,9 @@ class GraphEngine(Engine):
         return symbol_results(self.info.output, chosen, conf)
 
     def _regress(self, y: Floats) -> list[ItemResult]:
+        spec = self.info.output
         out: list[ItemResult] = []
         for raw in y.reshape(len(y), -1)[:, 0].tolist():
-            value = codecs.denormalise(self.info.output, raw)
+            value = codecs.denormalise(spec, raw)
             out.append(ItemResult(value=value, rounded=round(value)))
         return out

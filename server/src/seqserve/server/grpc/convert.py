@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from seqserve.server.core import PredictAnswer
 from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.repository import ModelState
@@ -15,25 +17,28 @@ def model_status(state: ModelState) -> pb.ModelStatus:
     )
 
 
-def result(item: ItemResult, version: int) -> pb.Result:
+def answer(found: PredictAnswer) -> pb.PredictResponse:
+    response = pb.PredictResponse(model=found.model, version=found.version)
+    add_result = response.results.add  # builds each result in place, no copy
+    for item in found.results:
+        _fill_result(add_result, item, found.version)
+    return response
+
+
+def _fill_result(add_result: Callable[..., pb.Result], item: ItemResult, version: int) -> None:
     if item.value is not None:
-        return pb.Result(value=item.value, rounded=item.rounded, version=version)
-    message = pb.Result(
-        confidence=item.confidence, probabilities=item.probabilities, version=version
-    )
+        add_result(value=item.value, rounded=item.rounded, version=version)
+        return
+    if item.probabilities:  # an empty repeated field costs as much to pass as a full one
+        message = add_result(
+            confidence=item.confidence, probabilities=item.probabilities, version=version
+        )
+    else:
+        message = add_result(confidence=item.confidence, version=version)
     if item.text is not None:
         message.text = item.text
     else:
         message.ints.values.extend(item.symbols)
-    return message
-
-
-def answer(found: PredictAnswer) -> pb.PredictResponse:
-    return pb.PredictResponse(
-        model=found.model,
-        version=found.version,
-        results=[result(item, found.version) for item in found.results],
-    )
 
 
 def symbol(event: SymbolEvent) -> pb.PredictStreamResponse:
