@@ -51,6 +51,7 @@ REFUSED = [
     ("sum_mlp", [3, math.inf], SUM + "inf at position 1"),
     ("sum_mlp", [0, 3], SUM + "0 at position 0"),
     ("sum_mlp", [1, 100.5], SUM + "100.5 at position 1"),
+    ("sum_mlp", [3, 10**400], SUM + "1000000000000000000000000000000000000... at position 1"),
     ("addition", "3+11", ADDITION + '"3+11"'),
     ("addition", "3+x", ADDITION + '"3+x"'),
     ("addition", "", ADDITION + '""'),

@@ -124,7 +124,10 @@ def _encode_values(info: pb.ModelInfo, item: Sequence[object]) -> tuple[float, .
     for position, value in enumerate(item):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(info, f"{_show(value)} at position {position}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float: out of range like any other
+            raise _fail(info, f"{_show(value)} at position {position}") from None
         if not math.isfinite(number) or not spec.min_value <= number <= spec.max_value:
             raise _fail(info, f"{_show(value)} at position {position}")
         out.append(number)
