@@ -84,8 +84,11 @@ class DecodeWorker:
         self.scheduler = Scheduler(max_active, max_active + max_queue)
         self._max_queue = max_queue
         self._limit = max_active + max_queue
-        self._outstanding = 0
-        self._lock = threading.Lock()
+        # sequences in: counted by the event loop; out (done, failed, cancelled): by the
+        # worker. Each counter has one writer, so no lock: a stale read of `_done` only
+        # overstates what is outstanding, so the bound is never exceeded.
+        self._submitted = 0
+        self._done = 0
         self._inbox: queue.SimpleQueue[tuple[str, Job | None]] = queue.SimpleQueue()
         self._seqs: dict[int, tuple[Job, int]] = {}
         self._streaming = 0  # open jobs that want every symbol as an event
@@ -100,7 +103,7 @@ class DecodeWorker:
     @property
     def outstanding(self) -> int:
         """Sequences submitted and not yet finished (0: the worker is idle)."""
-        return self._outstanding
+        return self._submitted - self._done
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -116,14 +119,13 @@ class DecodeWorker:
 
     def submit(self, job: Job) -> None:
         n = len(job.sources)
-        with self._lock:
-            if self._outstanding + n > self._limit:
-                raise Overloaded(
-                    f"{self.info.name}: decoder full ({self.scheduler.max_active} active, "
-                    f"{self._max_queue} waiting sequences: max_active_sequences, max_queue); "
-                    "retry later"
-                )
-            self._outstanding += n
+        if self._submitted - self._done + n > self._limit:
+            raise Overloaded(
+                f"{self.info.name}: decoder full ({self.scheduler.max_active} active, "
+                f"{self._max_queue} waiting sequences: max_active_sequences, max_queue); "
+                "retry later"
+            )
+        self._submitted += n
         self._inbox.put(("add", job))
 
     def cancel(self, job: Job) -> None:
@@ -167,8 +169,7 @@ class DecodeWorker:
             self._add(job)
         except Exception as exc:
             log.exception("%s: could not queue a request", self.info.name)
-            with self._lock:
-                self._outstanding -= len(job.sources) - len(job.seq_ids)
+            self._done += len(job.sources) - len(job.seq_ids)
             out: list[Delivery] = []
             self._close(job, exc, out)
             self._post(out)
@@ -195,8 +196,7 @@ class DecodeWorker:
         self._retired(job)
         self.scheduler.finish(job.seq_ids, "failed" if error else "cancelled")
         live = [seq_id for seq_id in job.seq_ids if self._seqs.pop(seq_id, None) is not None]
-        with self._lock:
-            self._outstanding -= len(live)
+        self._done += len(live)
         if error is not None:
             out.append((job, error))
 
@@ -269,8 +269,7 @@ class DecodeWorker:
             if job.remaining == 0:
                 self._retired(job)
                 out.append((job, cast(list[ItemResult], job.results)))  # every item is set
-        with self._lock:
-            self._outstanding -= len(finished)
+        self._done += len(finished)
 
     def _post(self, deliveries: list[Delivery]) -> None:
         if deliveries and self._loop is not None:
