@@ -29,7 +29,7 @@ from seqserve.server.engines import Engine, GraphEngine, Seq2SeqEngine, StepEngi
 from seqserve.server.engines.base import ItemResult
 from seqserve.server.engines.step import StepInput
 from seqserve.server.errors import DeadlineExceeded
-from seqserve.server.fastlane import QUIET_S
+from seqserve.server.fastlane import HOLD, PROBE, QUIET_S
 from seqserve.server.metrics import model_totals
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
@@ -155,6 +155,19 @@ async def quiet() -> None:
     await asyncio.sleep(5 * QUIET_S)
 
 
+def in_line(calls: Calls, since: int) -> bool:
+    """Whether the request that made the calls after the first `since` ran in the fast lane."""
+    made = calls.made[since:]
+    assert made and len({inline for inline, _ in made}) == 1, made
+    return made[0][0]
+
+
+def probe_pattern(count: int) -> list[bool]:
+    """The lanes of `count` quiet requests, one at a time, to an idle engine: in-line, but
+    every `PROBE`-th goes through the worker (looking for company)."""
+    return [k % PROBE != 0 for k in range(1, count + 1)]
+
+
 def encoded(info: pb.ModelInfo, inputs: Sequence[str | list[int]]) -> list[codecs.Encoded]:
     return [codecs.encode(info, item) for item in inputs]
 
@@ -175,12 +188,15 @@ async def test_seq2seq_fast_lane_answers_exactly_as_the_worker(
     worker, worker_calls = load(name, inline_max_items=0)
     inputs = fresh_inputs(manifests[name], 300, seed=11)
     got: list[ItemResult] = []
+    lanes: list[bool] = []
     for request in requests(encoded(manifests[name], inputs), INLINE):
         await quiet()
+        since = len(fast_calls.made)
         answer = await fast.predict(request, None)
+        lanes.append(in_line(fast_calls, since))
         assert answer == await worker.predict(request, None)
         got += answer
-    assert fast_calls.on_worker == [] and len(fast_calls.on_loop) > 0
+    assert lanes == probe_pattern(len(lanes))
     assert worker_calls.on_loop == [] and len(worker_calls.on_worker) > 0
     want = expected(newest(models_dir, name), inputs)
     assert [list(r.symbols) for r in got] == [w["ints"] for w in want]
@@ -197,11 +213,15 @@ async def test_single_graph_fast_lane_answers_exactly_as_the_worker(
         fast, fast_calls = load(name)
         worker, worker_calls = load(name, inline_max_items=0)
         inputs = encoded(manifests[name], fresh_inputs(manifests[name], 300, seed=12))
+        lanes: list[bool] = []
         for request in requests(inputs, INLINE):
             await quiet()
-            assert await fast.predict(request, None) == await worker.predict(request, None)
-        assert fast_calls.on_worker == [] and worker_calls.on_loop == [], name
-        assert len(fast_calls.on_loop) == len(worker_calls.on_worker) > 0, name
+            since = len(fast_calls.made)
+            answer = await fast.predict(request, None)
+            lanes.append(in_line(fast_calls, since))
+            assert answer == await worker.predict(request, None)
+        assert lanes == probe_pattern(len(lanes)), name
+        assert worker_calls.on_loop == [] and len(worker_calls.on_worker) == len(lanes), name
 
 
 async def test_session_steps_in_the_fast_lane_match_the_worker(
@@ -223,7 +243,7 @@ async def test_session_steps_in_the_fast_lane_match_the_worker(
             for x, y in ((a.probabilities, b.probabilities), (a.h, b.h), (a.c, b.c)):
                 assert np.array_equal(x, y)
             h, c = a.h, a.c
-    assert fast_calls.on_loop == [1] * 300 and fast_calls.on_worker == []
+    assert [inline for inline, _ in fast_calls.made] == probe_pattern(300)
     assert worker_calls.on_worker == [1] * 300 and worker_calls.on_loop == []
 
 
@@ -263,6 +283,33 @@ async def test_requests_back_to_back_go_to_the_worker_and_batch(
         if isinstance(engine, Seq2SeqEngine):
             want = expected(newest(models_dir, model), inputs)
             assert [list(r.symbols) for r in got] == [w["ints"] for w in want]
+
+
+async def test_after_finding_company_small_requests_go_through_the_worker_for_a_while(
+    load: Load, manifests: dict[str, pb.ModelInfo]
+) -> None:
+    """A request that finds the worker busy means others are in flight: the next `HOLD`
+    small requests go through the worker too (under load they find company again and keep
+    batching); then, one caller at a time, the fast lane takes them again."""
+    for model in (seq2seq_name(manifests), "addition"):
+        engine, calls = load(model)
+        items = fresh(manifests, model, INLINE + 1)
+        calls.gate.clear()
+        big = asyncio.create_task(engine.predict(items, None))  # too big: through the worker
+        await wait_for(calls.entered)
+        small = asyncio.create_task(engine.predict(items[:1], None))  # finds the worker busy
+        await asyncio.sleep(0.05)
+        calls.gate.set()
+        await big
+        await small
+        assert calls.on_loop == [], model
+        lanes: list[bool] = []
+        for item in fresh(manifests, model, HOLD + 1):
+            await quiet()
+            since = len(calls.made)
+            await engine.predict([item], None)
+            lanes.append(in_line(calls, since))
+        assert lanes == [False] * HOLD + [True], model
 
 
 async def test_zero_inline_max_items_turns_the_fast_lane_off(
