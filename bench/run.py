@@ -252,6 +252,8 @@ class Runner:
 
     def soak(self, server: Server, load: Load) -> None:
         secs = self.cfg.soak_seconds
+        if secs <= 0:  # --soak 0: no memory run
+            return
         log(f"seqserve: memory run, reverse c=64 for {secs:.0f} s")
         with RssSampler(server.rss_mb, every=1.0) as rss:
             result = self.gen.run(load, 64, secs, 0.0)
