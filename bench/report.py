@@ -322,14 +322,14 @@ def _bucket(file: str, func: str) -> str:
         return "onnxruntime `Session.run` (Python side of the graph calls)"
     if "asyncio/" in file or "selectors" in file:
         return "asyncio event loop itself"
+    if file.startswith(("server/", "client/")) or "seqserve" in file:  # before "grpc":
+        return f"seqserve `{file.split('seqserve/')[-1]}`"  # server/grpc/ is seqserve's
     if "grpc" in file:
         return "grpc (Python layer)"
     if "protobuf" in file:
         return "protobuf"
     if "numpy" in file:
         return "numpy"
-    if file.startswith(("server/", "client/")) or "seqserve" in file:
-        return f"seqserve `{file.split('seqserve/')[-1]}`"
     if "threading" in file or "concurrent/futures" in file or file.endswith("queue.py"):
         return "threads / queue hand-off"
     return f"other `{Path(file).name or func}`"
