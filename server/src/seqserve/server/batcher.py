@@ -169,21 +169,24 @@ class Batcher(Generic[I, O]):
         with self._lock:
             self._pending -= sum(len(e.items) for e in batch)
             self._busy = True
-        live = [e for e in batch if not e.future.done()]
-        if not live:
+        try:
+            self._answer([e for e in batch if not e.future.done()])
+        finally:
             self._busy = False
+
+    def _answer(self, live: list[_Entry[I, O]]) -> None:
+        """One call of `run` for the live entries; each gets its slice, or the error."""
+        if not live:
             return
         items = [item for e in live for item in e.items]
         started = time.perf_counter()
         try:
             outputs = self._run(items)
         except Exception as exc:  # every waiter of the batch gets the same error
-            self._busy = False
             log.debug("%s: batch of %d failed: %r", self.name, len(items), exc)
             self._post(_fail, live, exc)
             self._metrics.ran(len(items), [e.queued for e in live], started, time.perf_counter())
             return
-        self._busy = False
         ended = time.perf_counter()
         slices: list[list[O]] = []
         start = 0

@@ -21,8 +21,14 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from seqserve.client import codecs
-from seqserve.server.engines.base import Encoded, ItemResult, OneHot, StreamEvent, SymbolEvent
+from seqserve.server.engines.base import (
+    Encoded,
+    ItemResult,
+    OneHot,
+    StreamEvent,
+    SymbolEvent,
+    symbol_results,
+)
 from seqserve.server.errors import DeadlineExceeded, Overloaded
 from seqserve.server.metrics import DecodeHooks
 from seqserve.server.scheduler import Finished, Plan, Progress, Scheduler
@@ -96,7 +102,7 @@ class DecodeWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         scheduler = self.scheduler
-        self._metrics = DecodeHooks(info.name, lambda: scheduler.waiting, lambda: scheduler.active)
+        self.metrics = DecodeHooks(info.name, lambda: scheduler.waiting, lambda: scheduler.active)
 
     # ------------------------------------------------------------ event-loop side
 
@@ -223,7 +229,7 @@ class DecodeWorker:
         started = time.perf_counter()
         h, c = self._encoder.run(None, {self._source_name: x})
         queued = [job.queued for job, _ in filter(None, jobs)]
-        self._metrics.encoded(queued, started, time.perf_counter())
+        self.metrics.encoded(queued, started, time.perf_counter())
         self._h[slots] = h
         self._c[slots] = c
 
@@ -234,7 +240,7 @@ class DecodeWorker:
         feeds = dict(zip(self._dec_inputs, (x, h, c), strict=True))
         started = time.perf_counter()
         probs, h_out, c_out = self._decoder.run(None, feeds)
-        self._metrics.stepped(len(plan.slots), started, time.perf_counter())
+        self.metrics.stepped(len(plan.slots), started, time.perf_counter())
         self._h[slots] = h_out
         self._c[slots] = c_out
         # the probability of the argmax is the row maximum: no gather needed
@@ -257,14 +263,14 @@ class DecodeWorker:
 
     def _record(self, finished: tuple[Finished, ...], out: list[Delivery]) -> None:
         """File each finished sequence's result; a job whose last item finished is answered."""
-        spec, is_text = self._output, self._is_text
-        for done in finished:
+        results = symbol_results(  # every sequence of the model has `steps` symbols
+            self._output,
+            np.array([done.symbols for done in finished], dtype=np.int64),
+            np.array([done.confidences for done in finished], dtype=np.float64),
+        )
+        for done, result in zip(finished, results, strict=True):
             job, item = self._seqs.pop(done.seq_id)
-            job.results[item] = ItemResult(
-                symbols=tuple(done.symbols),
-                text=codecs.decode_text(spec, done.symbols) if is_text else None,
-                confidence=tuple(done.confidences),
-            )
+            job.results[item] = result
             job.remaining -= 1
             if job.remaining == 0:
                 self._retired(job)

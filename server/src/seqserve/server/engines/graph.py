@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +16,10 @@ from seqserve.server.engines.base import (
     Floats,
     ItemResult,
     OneHot,
+    refuse_past,
     sample_item,
     symbol_results,
 )
-from seqserve.server.errors import DeadlineExceeded
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -56,8 +55,7 @@ class GraphEngine(Engine):
         self.batcher.stop()
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
-        if deadline is not None and deadline <= time.monotonic():
-            raise DeadlineExceeded()  # the fast lane never waits, so no timeout would fire
+        refuse_past(deadline)  # the fast lane never waits, so no timeout would fire
         return await self.batcher.infer(items)
 
     # ------------------------------------------------------------ batch (worker thread)

@@ -29,11 +29,11 @@ from seqserve.server.engines.base import (
     ItemResult,
     OneHot,
     StreamEvent,
+    refuse_past,
     sample_item,
     symbol_results,
 )
 from seqserve.server.engines.decode import DecodeWorker, Job
-from seqserve.server.errors import DeadlineExceeded
 from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import DecodeHooks
 from seqserve.server.settings import Settings
@@ -99,8 +99,6 @@ class Seq2SeqEngine(Engine):
         limit = settings.max_active_sequences + settings.max_queue
         self.inline_max_items = min(settings.inline_max_items, limit)
         self._lane = FastLane()
-        # the fast lane's calls count in the model's metrics; nothing of it waits or stays active
-        self._hooks = DecodeHooks(info.name, lambda: 0.0, lambda: 0.0)
         self._greedy = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
 
     def warmup(self) -> None:
@@ -145,10 +143,9 @@ class Seq2SeqEngine(Engine):
 
     def _decode_inline(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         """The fast lane: the whole greedy decode now, on this (the event-loop) thread."""
-        if deadline is not None and deadline <= time.monotonic():
-            raise DeadlineExceeded()
-        try:
-            symbols, confidence = self._greedy(items, self._hooks)
+        refuse_past(deadline)
+        try:  # counted in the model's metrics like the worker's calls
+            symbols, confidence = self._greedy(items, self.worker.metrics)
         except Exception:  # as the worker does: log, and the caller gets the same error
             log.exception("%s: inline decode failed", self.info.name)
             raise
