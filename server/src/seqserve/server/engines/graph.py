@@ -81,9 +81,8 @@ class GraphEngine(Engine):
         return symbol_results(self.info.output, chosen[:, None], conf[:, None], probabilities=y)
 
     def _sequence(self, y: Floats) -> list[ItemResult]:
-        chosen = y.argmax(axis=2)
-        conf = np.take_along_axis(y, chosen[:, :, None], axis=2)[:, :, 0]
-        return symbol_results(self.info.output, chosen, conf)
+        # the probability of the argmax is the maximum: no gather needed
+        return symbol_results(self.info.output, y.argmax(axis=2), y.max(axis=2))
 
     def _regress(self, y: Floats) -> list[ItemResult]:
         spec = self.info.output
