@@ -44,7 +44,7 @@ def engine(models_dir: Path, manifests: dict) -> Iterator[Seq2SeqEngine]:
     loaded = load_newest(models_dir, manifests, pb.SERVING_KIND_SEQ2SEQ)
     assert isinstance(loaded.engine, Seq2SeqEngine), loaded.reason
     engine = loaded.engine
-    engine.worker._decoder = GatedSession(engine.worker._decoder)
+    engine.worker.state._decoder = GatedSession(engine.worker.state._decoder)  # type: ignore[attr-defined]
     engine.inline_max_items = 0  # every request through the worker (no fast lane)
     yield engine
     engine.stop()
@@ -53,7 +53,7 @@ def engine(models_dir: Path, manifests: dict) -> Iterator[Seq2SeqEngine]:
 def decoder(engine: Seq2SeqEngine) -> GatedSession:
     """Start the engine on the running loop; return its recording decoder."""
     engine.start(asyncio.get_running_loop())
-    gated = engine.worker._decoder
+    gated = engine.worker.state._decoder  # type: ignore[attr-defined]
     assert isinstance(gated, GatedSession)
     return gated
 

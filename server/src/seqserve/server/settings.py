@@ -19,6 +19,12 @@ class Device(enum.StrEnum):
     AUTO = "auto"
 
 
+class DecodeState(enum.StrEnum):
+    HOST = "host"
+    DEVICE = "device"
+    AUTO = "auto"
+
+
 class GraphOptimization(enum.StrEnum):
     DISABLE = "disable"
     BASIC = "basic"
@@ -56,6 +62,11 @@ class Settings(BaseSettings):
     )
     max_active_sequences: int = Field(
         256, ge=1, description="seq2seq: most sequences decoded together (continuous batching)"
+    )
+    decode_state: DecodeState = Field(
+        DecodeState.AUTO,
+        description="seq2seq: where decoder state stays between steps: host (NumPy), device "
+        "(onnxruntime I/O binding on the execution device), auto (device on CUDA, else host)",
     )
     max_queue: int = Field(
         1024, ge=1, description="most items waiting per model; past it RESOURCE_EXHAUSTED"

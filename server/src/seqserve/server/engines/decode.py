@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from seqserve.server.engines.base import (
     SymbolEvent,
     symbol_results,
 )
+from seqserve.server.engines.state import DecodeGraphs, StateStore
 from seqserve.server.errors import DeadlineExceeded, Overloaded
 from seqserve.server.metrics import DecodeHooks
 from seqserve.server.scheduler import Finished, Plan, Progress, Scheduler
@@ -63,28 +64,20 @@ class DecodeWorker:
     def __init__(
         self,
         info: pb.ModelInfo,
-        encoder: Any,
-        decoder: Any,
+        state: StateStore,
         *,
         max_active: int,
         max_queue: int,
     ) -> None:
         self.info = info
-        self._encoder, self._decoder = encoder, decoder
-        enc, dec = _roles(info)
-        self._source_name = enc.inputs[0].name
-        self._dec_inputs = [t.name for t in dec.inputs]
-        size = info.decode.state_size
+        self.state = state  # `max_active` rows of decoder state, and the graph calls
         # read once: protobuf field access per produced symbol adds up on the GIL
         self._steps = int(info.decode.steps)
         self._start_symbol = int(info.decode.start_symbol)
         self._output = info.output
         self._is_text = info.output.kind == pb.DATA_KIND_TEXT
         self._alphabet = info.output.alphabet
-        self._h = np.zeros((max_active, size), dtype=np.float32)
-        self._c = np.zeros((max_active, size), dtype=np.float32)
-        self._source_onehot = OneHot(tuple(int(d) for d in enc.inputs[0].shape[1:]), max_active)
-        self._symbol_onehot = OneHot((int(dec.inputs[0].shape[1]),), max_active)
+        self._source_onehot = OneHot(DecodeGraphs(info).source_shape, max_active)
         # `submit` bounds active + waiting by max_active + max_queue; a job's sequences all
         # wait until the next schedule() admits them, so the scheduler may hold that many.
         self.scheduler = Scheduler(max_active, max_active + max_queue)
@@ -225,24 +218,18 @@ class DecodeWorker:
         jobs = [self._seqs.get(r.seq_id) for r in plan.admitted]
         sources = [job.sources[item] for job, item in filter(None, jobs)]
         slots = [r.slot for r, job in zip(plan.admitted, jobs, strict=True) if job is not None]
+        if not slots:
+            return
         x = self._source_onehot(np.asarray(sources, dtype=np.int64))
         started = time.perf_counter()
-        h, c = self._encoder.run(None, {self._source_name: x})
+        self.state.encode(np.asarray(slots, dtype=np.int64), x)
         queued = [job.queued for job, _ in filter(None, jobs)]
         self.metrics.encoded(queued, started, time.perf_counter())
-        self._h[slots] = h
-        self._c[slots] = c
 
     def _step(self, plan: Plan) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        rows = plan.packed  # a slice: state rows as views, no gather copy
-        slots = rows if rows is not None else plan.slots
-        x, h, c = self._symbol_onehot(plan.inputs), self._h[slots], self._c[slots]
-        feeds = dict(zip(self._dec_inputs, (x, h, c), strict=True))
         started = time.perf_counter()
-        probs, h_out, c_out = self._decoder.run(None, feeds)
+        probs = self.state.step(plan.slots, plan.inputs, plan.packed)
         self.metrics.stepped(len(plan.slots), started, time.perf_counter())
-        self._h[slots] = h_out
-        self._c[slots] = c_out
         # the probability of the argmax is the row maximum: no gather needed
         return probs.argmax(axis=1), probs.max(axis=1)
 
@@ -293,8 +280,3 @@ def _deliver(deliveries: list[Delivery]) -> None:
             job.answer.set_exception(event)
         elif isinstance(event, list):
             job.answer.set_result(event)
-
-
-def _roles(info: pb.ModelInfo) -> tuple[pb.GraphFile, pb.GraphFile]:
-    by_role = {g.role: g for g in info.graphs}
-    return by_role[pb.GRAPH_ROLE_ENCODER], by_role[pb.GRAPH_ROLE_DECODER_STEP]

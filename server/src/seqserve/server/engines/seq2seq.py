@@ -34,9 +34,11 @@ from seqserve.server.engines.base import (
     symbol_results,
 )
 from seqserve.server.engines.decode import DecodeWorker, Job
+from seqserve.server.engines.state import DecodeGraphs, DeviceState, HostState, StateStore
 from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import DecodeHooks
-from seqserve.server.settings import Settings
+from seqserve.server.runtime import CUDA
+from seqserve.server.settings import DecodeState, Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,14 @@ class GreedyDecoder:
     """
 
     def __init__(self, info: pb.ModelInfo, encoder: Any, decoder: Any, capacity: int) -> None:
-        by_role = {g.role: g for g in info.graphs}
-        enc, dec = by_role[pb.GRAPH_ROLE_ENCODER], by_role[pb.GRAPH_ROLE_DECODER_STEP]
+        names = DecodeGraphs(info)
         self._encoder, self._decoder = encoder, decoder
-        self._source_name = enc.inputs[0].name
-        self._dec_inputs = [t.name for t in dec.inputs]
+        self._source_name = names.source
+        self._dec_inputs = [names.symbol, *names.state_in]
         self._steps = int(info.decode.steps)
         self._start_symbol = int(info.decode.start_symbol)
-        self._sources = OneHot(tuple(int(d) for d in enc.inputs[0].shape[1:]), capacity)
-        self._symbols = OneHot((int(dec.inputs[0].shape[1]),), capacity)
+        self._sources = OneHot(names.source_shape, capacity)
+        self._symbols = OneHot((names.vocabulary,), capacity)
 
     def __call__(
         self, sources: Sequence[Encoded], hooks: DecodeHooks | None = None
@@ -85,14 +86,26 @@ class GreedyDecoder:
         return symbols, confidence
 
 
+def decode_state(
+    info: pb.ModelInfo, encoder: Any, decoder: Any, rows: int, where: DecodeState
+) -> StateStore:
+    """The decode worker's state store: on the decoder's device when asked, or by default
+    when that device is CUDA (`seqserve.server.engines.state`)."""
+    device = "cuda" if decoder.get_providers()[0] == CUDA else "cpu"
+    if where is DecodeState.DEVICE or (where is DecodeState.AUTO and device == "cuda"):
+        log.info("%s: decoder state kept on the %s device (I/O binding)", info.name, device)
+        return DeviceState(info, encoder, decoder, rows, device)
+    return HostState(info, encoder, decoder, rows)
+
+
 class Seq2SeqEngine(Engine):
     def __init__(self, info: pb.ModelInfo, encoder: Any, decoder: Any, settings: Settings) -> None:
         super().__init__(info)
+        rows = settings.max_active_sequences
         self.worker = DecodeWorker(
             info,
-            encoder,
-            decoder,
-            max_active=settings.max_active_sequences,
+            decode_state(info, encoder, decoder, rows, settings.decode_state),
+            max_active=rows,
             max_queue=settings.max_queue,
         )
         # never more than the worker would accept: the fast lane refuses nothing it would take
