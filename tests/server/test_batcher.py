@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
 from seqserve.server.batcher import Batcher
-from seqserve.server.errors import Overloaded
+from seqserve.server.errors import DeadlineExceeded, Overloaded
 
 
 class Recorder:
@@ -47,6 +48,21 @@ async def test_queued_requests_share_one_call_and_get_their_own_slice() -> None:
     assert await first == [2]
     assert [await f for f in rest] == [[20, 22], [40], [60]]
     assert run.batches == [[1], [10, 11, 20, 30]]
+    batcher.stop()
+
+
+async def test_a_request_still_queued_at_its_deadline_is_refused_and_never_run() -> None:
+    run = Recorder()
+    run.gate.clear()
+    batcher = make(run)
+    first = batcher.submit([1])
+    await asyncio.sleep(0.05)  # the worker is holding [1]
+    with pytest.raises(DeadlineExceeded):
+        await batcher.infer([7], time.monotonic() + 0.05)
+    run.gate.set()
+    assert await first == [2]
+    assert await batcher.infer([3], time.monotonic() + 5) == [6]
+    assert run.batches == [[1], [3]]  # the expired request's item cost no compute
     batcher.stop()
 
 

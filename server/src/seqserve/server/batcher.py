@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.errors import Overloaded
 from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
@@ -95,15 +96,17 @@ class Batcher(Generic[I, O]):
             self._thread.join()
             self._thread = None
 
-    async def infer(self, items: Sequence[I]) -> list[O]:
+    async def infer(self, items: Sequence[I], deadline: float | None = None) -> list[O]:
         """The outputs of one request's items, in order: in the fast lane when the batcher
-        is idle and the request small, else through the queue (`submit`)."""
+        is idle and the request small, else through the queue (`submit`), waiting until
+        `deadline` (`time.monotonic()`) at most: past it, `DeadlineExceeded`."""
+        refuse_past(deadline)
         if self._lane.admits(len(items), self.inline_max_items, self._idle()):
             try:
                 return self._run_inline(items)
             finally:
                 self._lane.finished()
-        return await self.submit(items)
+        return await wait_until(self.submit(items), deadline)
 
     def submit(self, items: Sequence[I]) -> asyncio.Future[list[O]]:
         """Queue one request's items; the future resolves to their outputs, in order."""

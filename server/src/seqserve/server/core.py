@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+from seqserve.server.deadlines import within
 from seqserve.server.engines import Engine, ItemResult, StepEngine, StreamEvent
 from seqserve.server.engines.base import kind_name
-from seqserve.server.errors import DeadlineExceeded, InvalidInput, ShuttingDown
+from seqserve.server.errors import InvalidInput, ShuttingDown
 from seqserve.server.repository import ModelState, ModelVersion, Repository
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Session, SessionStore
@@ -83,16 +84,8 @@ class InferenceCore:
     # ------------------------------------------------------------ predict
 
     async def predict(self, request: ValidPredict) -> PredictAnswer:
-        engine = _engine(request.model)
-        deadline = request.deadline
-        if deadline is None:
-            results = await engine.predict(request.items, None)
-        else:  # `_within` inlined: no context-manager generator per request
-            try:
-                async with asyncio.timeout_at(_loop_time(deadline)):
-                    results = await engine.predict(request.items, deadline)
-            except TimeoutError:
-                raise DeadlineExceeded() from None
+        # the engine keeps the deadline: it needs a timer only when the request waits
+        results = await _engine(request.model).predict(request.items, request.deadline)
         return PredictAnswer(request.model.name, request.model.version, results)
 
     async def stream(
@@ -102,7 +95,7 @@ class InferenceCore:
         events = engine.stream(request.items, request.deadline)
         try:
             while True:
-                async with _within(request.deadline):  # never held across a yield
+                async with within(request.deadline):  # never held across a yield
                     try:
                         event = await anext(events)
                     except StopAsyncIteration:
@@ -136,20 +129,3 @@ class InferenceCore:
 def _engine(model: ModelVersion) -> Engine:
     assert model.engine is not None  # resolve() only returns ready versions
     return model.engine
-
-
-@contextlib.asynccontextmanager
-async def _within(deadline: float | None) -> AsyncIterator[None]:
-    if deadline is None:
-        yield
-        return
-    try:
-        async with asyncio.timeout_at(_loop_time(deadline)):
-            yield
-    except TimeoutError:
-        raise DeadlineExceeded() from None
-
-
-def _loop_time(deadline: float) -> float:
-    loop = asyncio.get_running_loop()
-    return loop.time() + (deadline - time.monotonic())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import time
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqserve.client import codecs
-from seqserve.server.errors import DeadlineExceeded, InvalidInput
+from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
 
 Encoded = codecs.Encoded
@@ -75,12 +74,6 @@ class Engine(abc.ABC):
     ) -> AsyncGenerator[StreamEvent, None]:
         """Symbols as they are produced (seq2seq only), then the final results."""
         yield await self.predict(items, deadline)
-
-
-def refuse_past(deadline: float | None) -> None:
-    """Raise `DeadlineExceeded` if `deadline` (`time.monotonic()`) has passed."""
-    if deadline is not None and deadline <= time.monotonic():
-        raise DeadlineExceeded()
 
 
 def kind_name(info: pb.ModelInfo) -> str:

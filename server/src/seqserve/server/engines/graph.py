@@ -16,7 +16,6 @@ from seqserve.server.engines.base import (
     Floats,
     ItemResult,
     OneHot,
-    refuse_past,
     sample_item,
     symbol_results,
 )
@@ -55,8 +54,7 @@ class GraphEngine(Engine):
         self.batcher.stop()
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
-        refuse_past(deadline)  # the fast lane never waits, so no timeout would fire
-        return await self.batcher.infer(items)
+        return await self.batcher.infer(items, deadline)
 
     # ------------------------------------------------------------ batch (worker thread)
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.engines.base import (
     Encoded,
     Engine,
@@ -29,7 +30,6 @@ from seqserve.server.engines.base import (
     ItemResult,
     OneHot,
     StreamEvent,
-    refuse_past,
     sample_item,
     symbol_results,
 )
@@ -132,8 +132,8 @@ class Seq2SeqEngine(Engine):
                 self._lane.finished()
         job = Job(items, deadline, asyncio.get_running_loop().create_future())
         self.worker.submit(job)
-        try:
-            return await job.answer
+        try:  # the worker also retires sequences past the deadline at its next iteration
+            return await wait_until(job.answer, deadline)
         finally:
             self.worker.cancel(job)  # no-op once the job has its answer
 
