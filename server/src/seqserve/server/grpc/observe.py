@@ -129,11 +129,9 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         parse = handler.request_deserializer
         guard: str | None = None  # the full method name when this layer refuses Malformed
         if self.guard_malformed and parse is not None:
-            if handler.request_streaming:  # each message is checked as the servicer reads it
-                handler = malformed.guarded_handler(handler, full_method)
-                parse = handler.request_deserializer
-            else:
-                parse, guard = malformed.safe(parse), full_method
+            # a unary request is checked before the servicer runs; streamed ones as it reads
+            # each, in the same wrapper that labels the call with its model
+            parse, guard = malformed.safe(parse), full_method
         codec = {
             "request_deserializer": parse,
             "response_serializer": handler.response_serializer,
@@ -141,12 +139,12 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler.request_streaming and handler.response_streaming:
             inner = handler.stream_stream
             return grpc.stream_stream_rpc_method_handler(
-                self._streaming(inner, method, streamed_requests=True, guard=None), **codec
+                self._streaming(inner, method, streamed_requests=True, guard=guard), **codec
             )
         if handler.request_streaming:
             inner = handler.stream_unary
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(inner, method, streamed_requests=True, guard=None), **codec
+                self._unary(inner, method, streamed_requests=True, guard=guard), **codec
             )
         if handler.response_streaming:
             inner = handler.unary_stream
@@ -159,7 +157,12 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
     def _begin(
-        self, request: Any, context: grpc.aio.ServicerContext, method: str, streamed: bool
+        self,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        streamed: bool,
+        guard: str | None,
     ) -> tuple[CallState, Any]:
         rid = request_id(context.invocation_metadata())
         context.set_trailing_metadata(((HEADER, rid),))
@@ -167,7 +170,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         current_call.set(call)  # each call runs in its own task: no reset needed
         _peer.set(context.peer())  # read now: peer() on a finished call can crash grpc.aio
         if streamed:
-            request = _peek_model(request, call)
+            request = _observed(request, call, context, guard)
         else:
             call.model = model_of(request)
         return call, request
@@ -177,10 +180,10 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> Behavior:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            call, request = self._begin(request, context, method, streamed_requests)
+            call, request = self._begin(request, context, method, streamed_requests, guard)
             error: BaseException | None = None
             try:
-                if guard is not None and type(request) is Malformed:
+                if guard is not None and type(request) is Malformed:  # a unary request
                     await malformed.refuse(context, guard, request)
                 result = inner(request, context)
                 if inspect.isawaitable(result):
@@ -202,11 +205,11 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
-            call, request = self._begin(request, context, method, streamed_requests)
+            call, request = self._begin(request, context, method, streamed_requests, guard)
             error: BaseException | None = None
             first = True
             try:
-                if guard is not None and type(request) is Malformed:
+                if guard is not None and type(request) is Malformed:  # a unary request
                     await malformed.refuse(context, guard, request)
                 async for response in inner(request, context):
                     if first:
@@ -289,9 +292,19 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-async def _peek_model(messages: AsyncIterator[Any], call: CallState) -> AsyncIterator[Any]:
-    """The request stream, unchanged; the first message that names a model labels the call."""
+async def _observed(
+    messages: AsyncIterator[Any],
+    call: CallState,
+    context: grpc.aio.ServicerContext,
+    guard: str | None,
+) -> AsyncIterator[Any]:
+    """The request stream, unchanged; the first message that names a model labels the call.
+
+    With `guard`, a message that did not parse ends the call (`malformed.refuse`).
+    """
     async for message in messages:
+        if guard is not None and type(message) is Malformed:
+            await malformed.refuse(context, guard, message)
         if not call.model:
             call.model = model_of(message)
         yield message
