@@ -196,10 +196,10 @@ def test_quick_all_gives_what_the_precise_checker_gives(
 ) -> None:
     model = data.draw(st.sampled_from(models))
     messages = data.draw(st.lists(wire_input(model.info.input), min_size=1, max_size=4))
-    quick = validation.codec_of(model).quick_all(messages)
+    quick = model.codec.quick_all(messages)
     if quick is not None:
         assert [typed(item) for item in quick] == [precise_message(model.info, m) for m in messages]
-        assert max(map(len, quick)) <= validation.codec_of(model).length
+        assert max(map(len, quick)) <= model.codec.length
 
 
 @FUZZ
@@ -209,7 +209,7 @@ def test_quick_values_gives_what_encode_gives(
 ) -> None:
     model = data.draw(st.sampled_from(models))
     items = data.draw(st.lists(python_item(model.info.input), min_size=1, max_size=4))
-    quick = validation.codec_of(model).quick_values(items)
+    quick = model.codec.quick_values(items)
     if quick is not None:
         assert [typed(item) for item in quick] == [precise_value(model.info, i) for i in items]
 
@@ -242,7 +242,7 @@ def test_plain_values_are_answered_as_encode_answers_them(
 def test_valid_input_takes_the_shortcut(models: list[ModelVersion]) -> None:
     """Not a behaviour a caller sees; without it the shortcut would be dead code."""
     for model in models:
-        spec, codec = model.info.input, validation.codec_of(model)
+        spec, codec = model.info.input, model.codec
         if spec.kind == pb.DATA_KIND_TEXT:
             messages = [pb.Input(text=spec.format.example)] * 3
             items: list[object] = [spec.format.example] * 3

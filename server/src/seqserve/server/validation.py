@@ -12,7 +12,6 @@ takes each model's `codecs.Codec` shortcut; any other takes the checks in that o
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,7 +61,7 @@ def predict_from_messages(
     deadline: float | None,
 ) -> ValidPredict:
     """seqserve.v1 `Input` messages -> a validated request."""
-    codec = codec_of(model)
+    codec = model.codec
     items = None
     if 0 < len(inputs) <= max_items and codec.length <= max_length:
         items = codec.quick_all(inputs)  # its items are at most codec.length long
@@ -85,23 +84,12 @@ def _checked_messages(
     return tuple(items)
 
 
-_codecs: weakref.WeakKeyDictionary[ModelVersion, codecs.Codec] = weakref.WeakKeyDictionary()
-
-
-def codec_of(model: ModelVersion) -> codecs.Codec:
-    """The model version's codec, made on first use."""
-    codec = _codecs.get(model)
-    if codec is None:
-        codec = _codecs[model] = codecs.Codec(model.info)
-    return codec
-
-
 def predict_from_values(
     model: ModelVersion, inputs: Sequence[object], max_items: int, deadline: float | None
 ) -> ValidPredict:
     """Plain Python inputs (strings, int or float lists) -> a validated request."""
     check_batch(model, len(inputs), max_items)
-    items = codec_of(model).quick_values(inputs)
+    items = model.codec.quick_values(inputs)
     if items is None:
         try:
             items = tuple(codecs.encode(model.info, item) for item in inputs)

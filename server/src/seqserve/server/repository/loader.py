@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqserve.client import codecs
 from seqserve.client.manifest import read_manifest
 from seqserve.server import metrics
 from seqserve.server.engines import Engine, build_engine
@@ -36,6 +38,11 @@ class ModelVersion:
     @property
     def ready(self) -> bool:
         return self.engine is not None
+
+    @functools.cached_property
+    def codec(self) -> codecs.Codec:
+        """The request codec of this version's manifest, made on first use."""
+        return codecs.Codec(self.info)
 
 
 def load_version(
