@@ -74,8 +74,8 @@ class GraphEngine(Engine):
         return self._onehot(np.asarray(items, dtype=np.int64))
 
     def _classify(self, y: Floats) -> list[ItemResult]:
-        chosen = y.argmax(axis=1)
-        conf = y[np.arange(len(y)), chosen]
+        # the probability of the argmax is the row maximum, as for sequences below
+        chosen, conf = y.argmax(axis=1), y.max(axis=1)
         return symbol_results(self.info.output, chosen[:, None], conf[:, None], probabilities=y)
 
     def _sequence(self, y: Floats) -> list[ItemResult]:
