@@ -3,8 +3,9 @@
 For each scenario model it times batch 1 and a sweep of batch sizes (one onnxruntime
 thread, as the server uses by default) and reports the time per sequence and the best
 sequences/s. `reverse` runs the whole greedy decode loop (encoder once, then one decoder
-step per output symbol, argmax and one-hot feedback); `addition` one graph call plus
-argmax; `recall` one step of the step graph with the state carried.
+step per output symbol, argmax and one-hot feedback), and, as a row of its own, the same
+decode in one call of its `greedy.onnx` (what seqserve's idle fast lane runs); `addition`
+one graph call plus argmax; `recall` one step of the step graph with the state carried.
 
     python -m bench.inprocess --models models --seconds 0.5 > b0.json
 """
@@ -44,9 +45,16 @@ def _time(call: Callable[[], object], seconds: float) -> tuple[int, float]:
             return calls, elapsed
 
 
-def measure(graphs: Graphs, batch: int, seconds: float) -> dict[str, float]:
+def measure(graphs: Graphs, batch: int, seconds: float, composed: bool = False) -> dict[str, float]:
+    """`composed`: decode with the greedy graph instead of the step-graph loop."""
     rng = np.random.default_rng(0)
-    if graphs.kind.endswith("STATEFUL_STEP"):
+    if composed:
+        x = _inputs(graphs, batch, rng)
+
+        def call() -> None:
+            graphs.greedy(x)
+
+    elif graphs.kind.endswith("STATEFUL_STEP"):
         symbols = rng.integers(0, graphs.in_card, size=batch, dtype=np.int64)
         state = list(graphs.zero_state(batch))
 
@@ -71,6 +79,10 @@ def run(models: Path, names: list[str], seconds: float, threads: int) -> dict[st
         sweep = [measure(graphs, b, seconds) for b in BATCHES]
         best = max(sweep, key=lambda r: r["seq_per_s"])
         out[name] = {"batch1": sweep[0], "best": best, "sweep": sweep, "threads": threads}
+        if "greedy" in graphs.sessions:
+            sweep = [measure(graphs, b, seconds, composed=True) for b in BATCHES]
+            best = max(sweep, key=lambda r: r["seq_per_s"])
+            out[f"{name} (greedy.onnx)"] = {"batch1": sweep[0], "best": best, "sweep": sweep}
     return out
 
 

@@ -84,6 +84,11 @@ class Graphs:
             out[:, i] = symbol
         return out
 
+    def greedy(self, symbols: np.ndarray) -> np.ndarray:
+        """The same greedy decode in one call of the model's `greedy.onnx`, when it has one."""
+        symbols_out, _ = self._run("greedy", symbols)
+        return symbols_out
+
     def zero_state(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         zeros = np.zeros((batch, self.state), dtype=np.float32)
         return zeros, zeros.copy()

@@ -70,17 +70,22 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     # R1
     s, e = get("seqserve", "reverse", 1, "p50_ms"), get("E", "reverse", 1, "p50_ms")
     b0_one = b0.get("reverse", {}).get("batch1", {}).get("ms_per_seq")
+    composed = b0.get(f"reverse {GREEDY}", {}).get("batch1", {}).get("ms_per_seq")
     if None not in (s, e, b0_one):
         bound = e + 2 * b0_one  # type: ignore[operator]
+        stricter = ""
+        if composed is not None:  # B0 taken as one greedy-graph call: the stricter bar
+            tight = e + 2 * composed  # type: ignore[operator]
+            stricter = f"; with B0 as one `greedy.onnx` call, {tight:.2f} ms: {verdict(s <= tight)}"  # type: ignore[operator]
         rows.append(
             (
                 "R1 latency",
                 f"seqserve p50 at c=1 on reverse <= E p50 + 2 x B0 single = "
-                f"{_ms(e)} + 2 x {b0_one:.3f} = {bound:.2f} ms",
-                f"{_ms(s)} ms",
-                verdict(s <= bound),
+                f"{_ms(e)} + 2 x {b0_one:.3f} = {bound:.2f} ms (B0: the step-graph loop)",
+                f"{_ms(s)} ms{stricter}",
+                verdict(s <= bound),  # type: ignore[operator]
             )
-        )  # type: ignore[operator]
+        )
     else:
         rows.append(("R1 latency", "seqserve p50 c=1 <= E p50 + 2 x B0", "not measured", "n/a"))
     # R2
@@ -103,7 +108,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if p["system"] == "seqserve" and p["scenario"] == "reverse_bulk64"
     ]
     best_bulk = max((p["seq_per_s"] for p in bulk), default=None)
-    b0_best = b0.get("reverse", {}).get("best", {})
+    b0_best = max(  # the faster of the step-graph loop and the greedy graph
+        (b0.get(k, {}).get("best", {}) for k in ("reverse", f"reverse {GREEDY}")),
+        key=lambda r: r.get("seq_per_s", 0.0),
+    )
     if best_bulk is not None and b0_best:
         ok = best_bulk >= 0.5 * b0_best["seq_per_s"]
         rows.append(
@@ -271,6 +279,9 @@ def details(results: dict[str, Any]) -> str:
             f"{p['gen_cpu']:.2f} | {p['server_rss_mb']:.0f} |"
         )
     return "\n".join(out)
+
+
+GREEDY = "(greedy.onnx)"  # B0's row for a seq2seq model's greedy graph (bench.inprocess)
 
 
 def b0_table(results: dict[str, Any]) -> str:

@@ -132,12 +132,28 @@ def seq2seq_name(manifests: dict[str, pb.ModelInfo]) -> str:
     return kind_models(manifests, pb.SERVING_KIND_SEQ2SEQ)[0]
 
 
-def graph_calls_per_request(engine: Engine) -> int:
-    """onnxruntime calls one request makes: the encoder and each decoder step, or one."""
-    if isinstance(engine, Seq2SeqEngine):
-        return 1 + int(engine.info.decode.steps)
-    assert isinstance(engine, GraphEngine)
-    return 1
+def graph_calls_per_request(engine: Engine, in_line: bool) -> int:
+    """onnxruntime calls one request makes: one for a single graph, and for an in-line
+    decode with the model's greedy graph; else the encoder and each decoder step."""
+    if isinstance(engine, GraphEngine):
+        return 1
+    assert isinstance(engine, Seq2SeqEngine)
+    if in_line and any(g.role == pb.GRAPH_ROLE_GREEDY for g in engine.info.graphs):
+        return 1
+    return 1 + int(engine.info.decode.steps)
+
+
+def without_greedy(source: Path, repo: Path) -> Path:
+    """A copy of a seq2seq model version whose manifest has no greedy graph."""
+    info = read_manifest(source)
+    folder = repo / info.name / source.name
+    shutil.copytree(source, folder)
+    kept = [g for g in info.graphs if g.role != pb.GRAPH_ROLE_GREEDY]
+    assert len(kept) < len(info.graphs), "the export writes a greedy graph"
+    del info.graphs[:]
+    info.graphs.extend(kept)
+    write_manifest(folder, info)
+    return folder
 
 
 def requests(items: Sequence[Any], largest: int) -> list[list[Any]]:
@@ -204,6 +220,24 @@ async def test_seq2seq_fast_lane_answers_exactly_as_the_worker(
         assert result.confidence == pytest.approx(answer["confidence"], abs=1e-5)
 
 
+async def test_without_a_greedy_graph_the_fast_lane_runs_the_step_loop(
+    load: Load, manifests: dict[str, pb.ModelInfo], models_dir: Path, tmp_path: Path
+) -> None:
+    """A model exported without `greedy.onnx` serves as well: its in-line decode is the
+    encoder and each decoder step, with the answers of the greedy graph."""
+    name = seq2seq_name(manifests)
+    composed, _ = load(name)
+    plain, calls = load(name, without_greedy(newest(models_dir, name), tmp_path))
+    steps = int(manifests[name].decode.steps)
+    for request in requests(fresh(manifests, name, 30), INLINE):
+        await quiet()
+        since = len(calls.made)
+        answer = await plain.predict(request, None)
+        if in_line(calls, since):
+            assert calls.made[since:] == [(True, len(request))] * (1 + steps)
+        assert answer == await composed.predict(request, None)
+
+
 async def test_single_graph_fast_lane_answers_exactly_as_the_worker(
     load: Load, manifests: dict[str, pb.ModelInfo]
 ) -> None:
@@ -255,12 +289,12 @@ async def test_only_requests_up_to_inline_max_items_take_the_fast_lane(
 ) -> None:
     for model in (seq2seq_name(manifests), "addition"):
         engine, calls = load(model)
-        graph_calls = graph_calls_per_request(engine)
         await engine.predict(fresh(manifests, model, INLINE), None)
-        assert calls.made == [(True, INLINE)] * graph_calls
+        assert calls.made == [(True, INLINE)] * graph_calls_per_request(engine, True)
         calls.made.clear()
         await engine.predict(fresh(manifests, model, INLINE + 1), None)
-        assert calls.on_loop == [] and calls.on_worker == [INLINE + 1] * graph_calls
+        assert calls.on_loop == []
+        assert calls.on_worker == [INLINE + 1] * graph_calls_per_request(engine, False)
 
 
 async def test_requests_back_to_back_go_to_the_worker_and_batch(
@@ -277,9 +311,9 @@ async def test_requests_back_to_back_go_to_the_worker_and_batch(
         await wait_for(calls.entered)  # the first ran in-line; the worker holds the rest
         calls.gate.set()
         got = [(await task)[0] for task in tasks]
-        graph_calls = graph_calls_per_request(engine)
-        assert calls.on_loop == [1] * graph_calls, model
-        assert calls.on_worker == [7] * graph_calls, model  # the seven share every call
+        assert calls.on_loop == [1] * graph_calls_per_request(engine, True), model
+        # the seven share every call
+        assert calls.on_worker == [7] * graph_calls_per_request(engine, False), model
         if isinstance(engine, Seq2SeqEngine):
             want = expected(newest(models_dir, model), inputs)
             assert [list(r.symbols) for r in got] == [w["ints"] for w in want]
@@ -379,7 +413,7 @@ async def test_fast_lane_calls_are_counted_in_the_model_metrics(
 ) -> None:
     for model in (seq2seq_name(manifests), "addition"):
         engine, calls = load(model)
-        graph_calls = graph_calls_per_request(engine)
+        graph_calls = graph_calls_per_request(engine, True)
         totals = model_totals(model)
         before = (totals.queue_count, totals.compute_count)
         await engine.predict(fresh(manifests, model, 2), None)
@@ -410,11 +444,13 @@ async def test_an_onnxruntime_failure_is_the_same_error_in_both_lanes(
     load: Load, manifests: dict[str, pb.ModelInfo], models_dir: Path, tmp_path: Path
 ) -> None:
     name = seq2seq_name(manifests)
-    cases = [(name, "encoder"), ("addition", "model")]
-    for model, graph in cases:
+    # both lanes run the encoder of a model without the greedy graph
+    plain = without_greedy(newest(models_dir, name), tmp_path / "plain")
+    cases = [(name, plain, "encoder"), ("addition", newest(models_dir, "addition"), "model")]
+    for model, source, graph in cases:
         spec = manifests[model].input
         poison = int(spec.max_value)  # warm-up's item is all min_value: it passes
-        folder = poisoned_copy(newest(models_dir, model), tmp_path / "repo", graph, poison)
+        folder = poisoned_copy(source, tmp_path / "repo", graph, poison)
         good = tuple(int(spec.min_value) for _ in range(spec.length))
         bad = (poison, *good[1:])
         errors = []

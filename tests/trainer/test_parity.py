@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seqserve.trainer import cache, catalog, inference, repository
+from seqserve.v1 import seqserve_pb2 as pb
 
 from .conftest import Run
 
@@ -31,6 +34,31 @@ def test_keras_and_onnxruntime_agree(models_dir: Path, cache_dir: Path, name: st
     measured = parity.measure(model, info, keras_runners, onnx_runners, seed=4242)
     assert measured.samples == 256
     assert measured.max_abs_diff <= 1e-4
+
+
+def test_the_greedy_graph_decodes_as_the_step_graphs(models_dir: Path, tmp_path: Path) -> None:
+    """`greedy.onnx` is the encoder and decoder-step loop in one graph: same symbols, same
+    probabilities; and its check refuses a graph composed wrongly."""
+    from seqserve.trainer import datasets, greedy
+    from seqserve.trainer.parity import ParityError
+
+    model = catalog.BY_NAME["reverse"]
+    found = repository.latest(models_dir, model.name)
+    assert found is not None
+    info, runners = inference.load(models_dir / model.name / str(found[0]))
+    rng = np.random.default_rng(4243)
+    source = inference.onehot(datasets.reverse_sources(rng, 2_000), info.input.cardinality)
+    greedy.check(info, runners, source)  # raises on any difference
+
+    wrong = pb.ModelInfo()
+    wrong.CopyFrom(info)
+    wrong.decode.start_symbol = 7  # not the symbol the decoder was trained to start from
+    for graph in info.graphs:
+        shutil.copy(models_dir / model.name / str(found[0]) / graph.file, tmp_path)
+    greedy.compose(wrong, tmp_path)
+    runners[pb.GRAPH_ROLE_GREEDY] = inference.session_runner(tmp_path / greedy.FILE)
+    with pytest.raises(ParityError, match="other symbols"):
+        greedy.check(info, runners, source)
 
 
 def test_report_lists_every_model(models_dir: Path) -> None:

@@ -82,7 +82,8 @@ ACTIVE_SEQUENCES = Gauge("seqserve_active_sequences", "seq2seq sequences decodin
 PHASE_SECONDS = Histogram(
     "seqserve_phase_duration_seconds",
     "time per phase: queue (submitted to taken into a batch or decoder slot), compute "
-    "(one batched call), encoder (one batched encoder call), decoder_step (one batched step)",
+    "(one batched call), encoder (one batched encoder call), decoder_step (one batched step), "
+    "greedy (a whole greedy decode in one call)",
     ["model", "phase"],
     buckets=PHASE_BUCKETS,
 )
@@ -212,6 +213,7 @@ class DecodeHooks:
         "_batch",
         "_decoder",
         "_encoder",
+        "_greedy",
         "_occupancy",
         "_queue",
         "_totals",
@@ -232,6 +234,7 @@ class DecodeHooks:
         self._queue = PHASE_SECONDS.labels(model, "queue")
         self._encoder = PHASE_SECONDS.labels(model, "encoder")
         self._decoder = PHASE_SECONDS.labels(model, "decoder_step")
+        self._greedy = PHASE_SECONDS.labels(model, "greedy")
         self._totals = model_totals(model)
 
     def encoded(self, queued: Iterable[float], started: float, ended: float) -> None:
@@ -246,6 +249,17 @@ class DecodeHooks:
             n += 1
         self._batch.observe(n)
         self._encoder.observe(ended - started)
+        totals.compute_count += 1
+        totals.compute_ns += int((ended - started) * 1e9)
+
+    def decoded(self, sequences: int, started: float, ended: float) -> None:
+        """One call that decoded `sequences` whole, at once (no queue wait)."""
+        totals = self._totals
+        for _ in range(sequences):
+            self._queue.observe(0.0)
+        totals.queue_count += sequences
+        self._batch.observe(sequences)
+        self._greedy.observe(ended - started)
         totals.compute_count += 1
         totals.compute_ns += int((ended - started) * 1e9)
 

@@ -57,8 +57,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _exported(models: Path, model: catalog.Model, fp: str) -> bool:
+    """The newest version was exported from these weights, with every graph export writes."""
     found = repository.latest(models, model.name)
-    return found is not None and found[1].training.fingerprint == fp
+    if found is None or found[1].training.fingerprint != fp:
+        return False
+    return {g.role for g in found[1].graphs} == catalog.exported_roles(model)
 
 
 def train(args: argparse.Namespace, selected: list[catalog.Model]) -> int:

@@ -245,6 +245,15 @@ MODELS: tuple[Model, ...] = (
 BY_NAME: dict[str, Model] = {m.name: m for m in MODELS}
 
 
+def exported_roles(model: Model) -> set[int]:
+    """The graph roles an export writes: the model's graphs, and for seq2seq the whole greedy
+    decode in one graph, composed from them (``seqserve.trainer.greedy``)."""
+    roles = {g.role for g in model.graphs}
+    if model.kind == pb.SERVING_KIND_SEQ2SEQ:
+        roles.add(pb.GRAPH_ROLE_GREEDY)
+    return roles
+
+
 def select(only: str | None) -> list[Model]:
     """Models named in ``"a,b"`` (all when empty); unknown names raise with the valid ones."""
     if not only:

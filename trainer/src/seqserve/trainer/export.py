@@ -12,11 +12,12 @@ from seqserve.trainer import runtime
 runtime.configure()
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import tf2onnx  # noqa: E402
 
 from seqserve.client.manifest import write_manifest  # noqa: E402
-from seqserve.trainer import gates, graphs, inference, parity, repository  # noqa: E402
+from seqserve.trainer import catalog, gates, graphs, greedy, inference, parity, repository  # noqa: E402
 from seqserve.trainer.cache import Record  # noqa: E402
 from seqserve.trainer.catalog import Graph, Model  # noqa: E402
 from seqserve.v1 import seqserve_pb2 as pb  # noqa: E402
@@ -86,6 +87,8 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
     try:
         info = manifest(model, version, record)
         info.graphs.extend(convert(model, net, g, tmp) for g in model.graphs)
+        if pb.GRAPH_ROLE_GREEDY in catalog.exported_roles(model):
+            info.graphs.append(greedy.compose(info, tmp))
         runners = {
             g.role: graphs.keras_runner(graphs.function(model, net, g), g) for g in model.graphs
         }
@@ -98,6 +101,9 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
             gates.evaluate(model, info, onnx_runners, seed + gates.GATE_SEED_OFFSET)
         )
         gates.check(model, info.skill)
+        if pb.GRAPH_ROLE_GREEDY in catalog.exported_roles(model):
+            source, _ = gates.gate_data(model, np.random.default_rng(seed + gates.GATE_SEED_OFFSET))
+            greedy.check(info, onnx_runners, source)
         write_manifest(tmp, info)
         folder = repository.publish(tmp, version)
     except BaseException:

@@ -29,7 +29,11 @@ def build_engine(info: pb.ModelInfo, graphs: dict[int, Any], settings: Settings)
     """The engine for the manifest's serving kind; `graphs` maps role -> onnxruntime session."""
     if info.kind == pb.SERVING_KIND_SEQ2SEQ:
         return Seq2SeqEngine(
-            info, graphs[pb.GRAPH_ROLE_ENCODER], graphs[pb.GRAPH_ROLE_DECODER_STEP], settings
+            info,
+            graphs[pb.GRAPH_ROLE_ENCODER],
+            graphs[pb.GRAPH_ROLE_DECODER_STEP],
+            settings,
+            greedy=graphs.get(pb.GRAPH_ROLE_GREEDY),
         )
     if info.kind == pb.SERVING_KIND_STATEFUL_STEP:
         return StepEngine(info, graphs[pb.GRAPH_ROLE_STEP], settings)

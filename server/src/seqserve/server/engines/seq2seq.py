@@ -4,11 +4,12 @@ fast lane: a small request to an idle engine is decoded at once on the event-loo
 At low load the worker's thread hand-offs (inbox, worker wake-up, `call_soon_threadsafe`,
 loop wake-up) and scheduler bookkeeping cost more than the onnxruntime calls themselves.
 When the worker has no sequence (`outstanding == 0`) and the engine has been quiet
-(`seqserve.server.fastlane`), a `predict` of at most `inline_max_items` items runs the
-plain greedy loop in-line instead: one encoder call, then `decode.steps` decoder calls,
-all rows at once. The worker cannot gain sequences
-meanwhile (only the event loop submits), and the loop owns its own one-hot buffers; the
-onnxruntime sessions may be called from both threads. Streams always use the worker.
+(`seqserve.server.fastlane`), a `predict` of at most `inline_max_items` items is decoded
+in-line instead, all rows at once: in one call of the model's greedy graph when its manifest
+has one, else by the plain greedy loop (one encoder call, then `decode.steps` decoder calls).
+The worker cannot gain sequences meanwhile (only
+the event loop submits), and the loop owns its own one-hot buffers; the onnxruntime sessions
+may be called from both threads. Streams always use the worker.
 """
 
 from __future__ import annotations
@@ -86,6 +87,28 @@ class GreedyDecoder:
         return symbols, confidence
 
 
+class ComposedGreedy:
+    """The whole greedy decode in one call of the model's greedy graph (ids -> symbols and
+    their probabilities), when its manifest has one: `GreedyDecoder`'s loop, composed into
+    one graph at export. One onnxruntime call instead of `1 + decode.steps`."""
+
+    def __init__(self, info: pb.ModelInfo, session: Any) -> None:
+        graph = next(g for g in info.graphs if g.role == pb.GRAPH_ROLE_GREEDY)
+        self._session = session
+        self._ids = graph.inputs[0].name
+        self._outputs = [t.name for t in graph.outputs]  # symbols, confidence
+
+    def __call__(
+        self, sources: Sequence[Encoded], hooks: DecodeHooks | None = None
+    ) -> tuple[npt.NDArray[np.int64], Floats]:
+        ids = np.asarray(sources, dtype=np.int64)
+        started = time.perf_counter()
+        symbols, confidence = self._session.run(self._outputs, {self._ids: ids})
+        if hooks is not None:
+            hooks.decoded(len(ids), started, time.perf_counter())
+        return symbols, confidence
+
+
 def decode_state(
     info: pb.ModelInfo, encoder: Any, decoder: Any, rows: int, where: DecodeState
 ) -> StateStore:
@@ -99,7 +122,16 @@ def decode_state(
 
 
 class Seq2SeqEngine(Engine):
-    def __init__(self, info: pb.ModelInfo, encoder: Any, decoder: Any, settings: Settings) -> None:
+    def __init__(
+        self,
+        info: pb.ModelInfo,
+        encoder: Any,
+        decoder: Any,
+        settings: Settings,
+        greedy: Any | None = None,
+    ) -> None:
+        """`greedy`: the session of the model's greedy graph, if it has one (the fast lane
+        then decodes in one call)."""
         super().__init__(info)
         rows = settings.max_active_sequences
         self.worker = DecodeWorker(
@@ -112,11 +144,18 @@ class Seq2SeqEngine(Engine):
         limit = settings.max_active_sequences + settings.max_queue
         self.inline_max_items = min(settings.inline_max_items, limit)
         self._lane = FastLane()
-        self._greedy = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
+        self._loop = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
+        self._greedy: GreedyDecoder | ComposedGreedy = (
+            self._loop if greedy is None else ComposedGreedy(info, greedy)
+        )
 
     def warmup(self) -> None:
-        """One greedy decode of a valid input, synchronously, outside the worker."""
-        self._greedy([sample_item(self.info.input)])
+        """One greedy decode of a valid input, synchronously, outside the worker: through
+        the worker's graphs, and through the greedy graph when there is one."""
+        sample = [sample_item(self.info.input)]
+        self._loop(sample)
+        if self._greedy is not self._loop:
+            self._greedy(sample)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.worker.start(loop)

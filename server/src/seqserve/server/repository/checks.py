@@ -17,6 +17,12 @@ ROLES: dict[int, dict[int, tuple[int, int]]] = {
     pb.SERVING_KIND_SEQ2SEQ: {pb.GRAPH_ROLE_ENCODER: (1, 2), pb.GRAPH_ROLE_DECODER_STEP: (3, 3)},
     pb.SERVING_KIND_STATEFUL_STEP: {pb.GRAPH_ROLE_STEP: (3, 3)},
 }
+# Graphs a kind may also carry: a seq2seq model's whole greedy decode in one graph.
+OPTIONAL: dict[int, dict[int, tuple[int, int]]] = {
+    pb.SERVING_KIND_SEQ2SEQ: {pb.GRAPH_ROLE_GREEDY: (1, 2)},
+}
+# Manifest dtype -> onnxruntime's name of the tensor type.
+DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)"}
 
 
 class LoadError(Exception):
@@ -40,14 +46,27 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
     if info.kind not in ROLES:
         raise LoadError(f"unsupported serving kind {pb.ServingKind.Name(info.kind)}")
     graphs = {g.role: g for g in info.graphs}
-    needed = ROLES[info.kind]
-    if set(graphs) != set(needed):
+    needed, optional = ROLES[info.kind], OPTIONAL.get(info.kind, {})
+    if not set(needed) <= set(graphs) <= set(needed) | set(optional):
         want = ", ".join(pb.GraphRole.Name(r) for r in needed)
-        raise LoadError(f"{pb.ServingKind.Name(info.kind)} needs graphs {want}")
-    for role, (n_in, n_out) in needed.items():
-        graph = graphs[role]
+        extra = ", ".join(pb.GraphRole.Name(r) for r in optional)
+        raise LoadError(
+            f"{pb.ServingKind.Name(info.kind)} needs graphs {want}"
+            + (f" (and may have {extra})" if extra else "")
+        )
+    for role, graph in graphs.items():
+        n_in, n_out = (needed | optional)[role]
         if len(graph.inputs) != n_in or len(graph.outputs) != n_out:
             raise LoadError(f"{graph.file}: expected {n_in} inputs and {n_out} outputs")
+    greedy = graphs.get(pb.GRAPH_ROLE_GREEDY)
+    if greedy is not None:
+        length, steps = int(info.input.length), int(info.decode.steps)
+        tensors = [("int64", [-1, length]), ("int64", [-1, steps]), ("float32", [-1, steps])]
+        declared = [(t.dtype, list(t.shape)) for t in (*greedy.inputs, *greedy.outputs)]
+        if declared != tensors:  # ids -> (symbols, confidence)
+            raise LoadError(
+                f"{greedy.file}: tensors {declared}, expected {tensors} (ids -> symbols)"
+            )
     stateful = info.kind in (pb.SERVING_KIND_SEQ2SEQ, pb.SERVING_KIND_STATEFUL_STEP)
     if stateful and info.decode.state_size <= 0:
         raise LoadError("decode.state_size must be positive")
@@ -88,8 +107,11 @@ def check_signature(graph: pb.GraphFile, session: Any) -> None:
 
 
 def _check_tensor(file: str, spec: pb.TensorSpec, arg: Any) -> None:
-    if spec.dtype != "float32" or arg.type != "tensor(float)":
-        raise LoadError(f"{file}: {arg.name} is {arg.type}, manifest {spec.dtype}; want float32")
+    if DTYPES.get(spec.dtype) != arg.type:
+        raise LoadError(
+            f"{file}: {arg.name} is {arg.type}, manifest {spec.dtype!r}; "
+            f"allowed: {', '.join(f'{k} ({v})' for k, v in DTYPES.items())}"
+        )
     shape = list(arg.shape)
     if len(shape) != len(spec.shape):
         raise LoadError(f"{file}: {arg.name} has rank {len(shape)}, manifest {len(spec.shape)}")
