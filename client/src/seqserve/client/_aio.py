@@ -12,16 +12,15 @@ from typing import Any, overload
 import grpc
 import grpc.aio
 
-from seqserve.client import _health, _wire
-from seqserve.client._channel import TLSOption, aio_channel, call_metadata
+from seqserve.client import _wire
+from seqserve.client._channel import TLSOption, aio_channel
 from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
-from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
 
-class AsyncClient:
+class AsyncClient(_wire.Connection[grpc.aio.Channel]):
     """The asyncio twin of `Client` (same arguments, same methods, awaited).
 
     Use `async with AsyncClient(...) as client:`; `stream()` is an async iterator and
@@ -37,13 +36,7 @@ class AsyncClient:
         token: str | None = None,
         wait_for_ready: bool = False,
     ) -> None:
-        self.target = target
-        self.timeout = timeout
-        self._channel = aio_channel(target, tls, wait_for_ready)
-        self._stub: Any = pb_grpc.SeqServeStub(self._channel)  # type: ignore[no-untyped-call]
-        self._check = _health.check_call(self._channel)
-        self._metadata = call_metadata(token)
-        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
+        super().__init__(target, aio_channel(target, tls, wait_for_ready), timeout, token)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -55,9 +48,6 @@ class AsyncClient:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
 
     async def models(self, *, timeout: float | None = None) -> list[Model]:
         """Every model the server knows, ready or not."""

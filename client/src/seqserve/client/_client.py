@@ -9,18 +9,17 @@ from typing import Any, overload
 
 import grpc
 
-from seqserve.client import _health, _wire
-from seqserve.client._channel import TLSOption, call_metadata, sync_channel
+from seqserve.client import _wire
+from seqserve.client._channel import TLSOption, sync_channel
 from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
-from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "localhost:50051"
 DEFAULT_TIMEOUT = 30.0
 
 
-class Client:
+class Client(_wire.Connection[grpc.Channel]):
     """A blocking seqserve client over one gRPC channel (thread-safe).
 
     `target`: `host:port`, several comma-separated (round robin over all), or a gRPC
@@ -38,13 +37,7 @@ class Client:
         token: str | None = None,
         wait_for_ready: bool = False,
     ) -> None:
-        self.target = target
-        self.timeout = timeout
-        self._channel = sync_channel(target, tls, wait_for_ready)
-        self._stub: Any = pb_grpc.SeqServeStub(self._channel)  # type: ignore[no-untyped-call]
-        self._check = _health.check_call(self._channel)
-        self._metadata = call_metadata(token)
-        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
+        super().__init__(target, sync_channel(target, tls, wait_for_ready), timeout, token)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -58,9 +51,6 @@ class Client:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
 
     # -------------------------------------------------------------- models
 

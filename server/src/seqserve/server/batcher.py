@@ -102,10 +102,7 @@ class Batcher(Generic[I, O]):
         `deadline` (`time.monotonic()`) at most: past it, `DeadlineExceeded`."""
         refuse_past(deadline)
         if self._lane.admits(len(items), self.inline_max_items, self._idle()):
-            try:
-                return self._run_inline(items)
-            finally:
-                self._lane.finished()
+            return self._lane.run(self._run_inline, items)
         return await wait_until(self.submit(items), deadline)
 
     def submit(self, items: Sequence[I]) -> asyncio.Future[list[O]]:

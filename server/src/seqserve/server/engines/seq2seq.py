@@ -165,10 +165,7 @@ class Seq2SeqEngine(Engine):
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         if self._lane.admits(len(items), self.inline_max_items, self.worker.outstanding == 0):
-            try:
-                return self._decode_inline(items, deadline)
-            finally:
-                self._lane.finished()
+            return self._lane.run(self._decode_inline, items, deadline)
         job = Job(items, deadline, asyncio.get_running_loop().create_future())
         self.worker.submit(job)
         try:  # the worker also retires sequences past the deadline at its next iteration
