@@ -42,10 +42,18 @@ class _Builder:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attributes))
         return output
 
-    def inline(self, graph: onnx.GraphProto, scope: str, weights: str, bind: dict[str, str]):
+    def inline(
+        self, graph: onnx.GraphProto, scope: str, weights: str, bind: dict[str, str]
+    ) -> dict[str, str]:
         """Copy `graph`'s nodes with values renamed under `scope` and initializers under
         `weights` (copies sharing `weights` share them); its inputs read the names in `bind`.
         Returns its outputs' new names, by old name."""
+        for node in graph.node:  # a subgraph's references to outer names would not follow
+            if any(
+                a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                for a in node.attribute
+            ):
+                raise ValueError(f"{graph.name}: {node.op_type} has a subgraph; cannot inline")
         constants = {t.name for t in graph.initializer}
 
         def rename(name: str) -> str:
@@ -57,17 +65,17 @@ class _Builder:
 
         for tensor in graph.initializer:
             if rename(tensor.name) not in self.initializers:
-                copy = onnx.TensorProto()
-                copy.CopyFrom(tensor)
-                copy.name = rename(tensor.name)
-                self.initializers[copy.name] = copy
+                shared = onnx.TensorProto()
+                shared.CopyFrom(tensor)
+                shared.name = rename(tensor.name)
+                self.initializers[shared.name] = shared
         for node in graph.node:
-            copy = onnx.NodeProto()
-            copy.CopyFrom(node)
-            copy.name = f"{scope}/{node.name}"
-            copy.input[:] = [rename(x) for x in node.input]
-            copy.output[:] = [rename(x) for x in node.output]
-            self.nodes.append(copy)
+            step = onnx.NodeProto()
+            step.CopyFrom(node)
+            step.name = f"{scope}/{node.name}"
+            step.input[:] = [rename(x) for x in node.input]
+            step.output[:] = [rename(x) for x in node.output]
+            self.nodes.append(step)
         return {o.name: rename(o.name) for o in graph.output}
 
 
