@@ -7,9 +7,9 @@ When the worker has no sequence (`outstanding == 0`) and the engine has been qui
 (`seqserve.server.fastlane`), a `predict` of at most `inline_max_items` items is decoded
 in-line instead, all rows at once: in one call of the model's greedy graph when its manifest
 has one, else by the plain greedy loop (one encoder call, then `decode.steps` decoder calls).
-The worker cannot gain sequences meanwhile (only
-the event loop submits), and the loop owns its own one-hot buffers; the onnxruntime sessions
-may be called from both threads. Streams always use the worker.
+The worker cannot gain sequences meanwhile (only the event loop submits), and the in-line
+decoder owns its one-hot buffers; the onnxruntime sessions may be called from both threads.
+Streams always use the worker.
 """
 
 from __future__ import annotations
@@ -144,17 +144,17 @@ class Seq2SeqEngine(Engine):
         limit = settings.max_active_sequences + settings.max_queue
         self.inline_max_items = min(settings.inline_max_items, limit)
         self._lane = FastLane()
-        self._loop = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
+        self._stepwise = GreedyDecoder(info, encoder, decoder, max(1, self.inline_max_items))
         self._greedy: GreedyDecoder | ComposedGreedy = (
-            self._loop if greedy is None else ComposedGreedy(info, greedy)
+            self._stepwise if greedy is None else ComposedGreedy(info, greedy)
         )
 
     def warmup(self) -> None:
         """One greedy decode of a valid input, synchronously, outside the worker: through
         the worker's graphs, and through the greedy graph when there is one."""
         sample = [sample_item(self.info.input)]
-        self._loop(sample)
-        if self._greedy is not self._loop:
+        self._stepwise(sample)
+        if self._greedy is not self._stepwise:
             self._greedy(sample)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
