@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
-from seqserve.client.manifest import read_manifest
+from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -17,6 +18,17 @@ from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 def newest(models_dir: Path, name: str) -> Path:
     versions = [p for p in (models_dir / name).iterdir() if p.name.isdigit()]
     return max(versions, key=lambda p: int(p.name))
+
+
+def edited_copy(source: Path, repo: Path, edit: Callable[[pb.ModelInfo], None]) -> Path:
+    """A copy of the version folder `source` under `repo/<name>/<version>`, its manifest
+    changed by `edit`."""
+    info = read_manifest(source)
+    folder = repo / info.name / source.name
+    shutil.copytree(source, folder)
+    edit(info)
+    write_manifest(folder, info)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import kind_models, newest
+from .conftest import edited_copy, kind_models, newest
 from .reference import expected, fresh_inputs
 from .test_decode import wait_for
 
@@ -145,15 +145,14 @@ def graph_calls_per_request(engine: Engine, in_line: bool) -> int:
 
 def without_greedy(source: Path, repo: Path) -> Path:
     """A copy of a seq2seq model version whose manifest has no greedy graph."""
-    info = read_manifest(source)
-    folder = repo / info.name / source.name
-    shutil.copytree(source, folder)
-    kept = [g for g in info.graphs if g.role != pb.GRAPH_ROLE_GREEDY]
-    assert len(kept) < len(info.graphs), "the export writes a greedy graph"
-    del info.graphs[:]
-    info.graphs.extend(kept)
-    write_manifest(folder, info)
-    return folder
+
+    def strip(info: pb.ModelInfo) -> None:
+        kept = [g for g in info.graphs if g.role != pb.GRAPH_ROLE_GREEDY]
+        assert len(kept) < len(info.graphs), "the export writes a greedy graph"
+        del info.graphs[:]
+        info.graphs.extend(kept)
+
+    return edited_copy(source, repo, strip)
 
 
 def requests(items: Sequence[Any], largest: int) -> list[list[Any]]:

@@ -3,28 +3,24 @@ a manifest that declares it wrongly, or on a kind that has none, does not load."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.client.manifest import read_manifest
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import newest
+from .conftest import edited_copy, newest
 
 
 def _load_edited(source: Path, repo: Path, edit: Callable[[pb.ModelInfo], None]) -> str:
     """Load a copy of a version whose manifest `edit` changed; the reason it is not ready."""
-    info = read_manifest(source)
-    folder = repo / info.name / source.name
-    shutil.copytree(source, folder)
-    edit(info)
-    write_manifest(folder, info)
+    folder = edited_copy(source, repo, edit)
     settings = Settings(models=repo)
-    loaded = load_version(folder, info.name, info.version, SessionFactory(settings), settings)
+    name, version = folder.parent.name, int(folder.name)
+    loaded = load_version(folder, name, version, SessionFactory(settings), settings)
     assert loaded.engine is None, "the edited version loaded"
     return loaded.reason
 
