@@ -87,7 +87,8 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
     try:
         info = manifest(model, version, record)
         info.graphs.extend(convert(model, net, g, tmp) for g in model.graphs)
-        if pb.GRAPH_ROLE_GREEDY in catalog.exported_roles(model):
+        composed = pb.GRAPH_ROLE_GREEDY in catalog.exported_roles(model)
+        if composed:
             info.graphs.append(greedy.compose(info, tmp))
         runners = {
             g.role: graphs.keras_runner(graphs.function(model, net, g), g) for g in model.graphs
@@ -101,7 +102,7 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
             gates.evaluate(model, info, onnx_runners, seed + gates.GATE_SEED_OFFSET)
         )
         gates.check(model, info.skill)
-        if pb.GRAPH_ROLE_GREEDY in catalog.exported_roles(model):
+        if composed:
             source, _ = gates.gate_data(model, np.random.default_rng(seed + gates.GATE_SEED_OFFSET))
             greedy.check(info, onnx_runners, source)
         write_manifest(tmp, info)
