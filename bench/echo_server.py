@@ -2,7 +2,9 @@
 
 It runs the same `seqserve.v1.SeqServe` service on `grpc.aio` and parses every request as
 seqserve does, but answers at once with a pre-built response of the right size (one result
-of three ints per input; one step result per session step). No model, no batching.
+of three ints per input; one step result per session step). No model, no batching. It
+runs on the event loop seqserve chooses by default (`--event-loop auto`: uvloop when
+installed), so that it stays the ceiling of the same front end.
 
     python -m bench.echo_server --port 50999
 """
@@ -15,6 +17,8 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from seqserve.server import eventloop
+from seqserve.server.settings import EventLoop
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -60,7 +64,9 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    loop = eventloop.choose(EventLoop.AUTO)
+    with asyncio.Runner(loop_factory=loop.factory) as runner:
+        runner.run(serve(parser.parse_args().port))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from bench.loadgen import Generator, Load
 from bench.onnx_graphs import model_folder
 from bench.procs import RssSampler, Server
 from bench.systems import SCENARIOS, Scenario
+from seqserve.server.eventloop import choose
+from seqserve.server.settings import EventLoop
 
 ROOT = systems.ROOT
 B1_FLAGS = ["--max-batch-size", "1", "--max-active-sequences", "1"]
@@ -91,6 +93,7 @@ def machine_facts() -> dict[str, Any]:
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     return {
+        "event_loop": choose(EventLoop.AUTO).name,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory": mem,

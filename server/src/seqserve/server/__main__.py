@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from seqserve.server import logs
+from seqserve.server import eventloop, logs
 from seqserve.server.errors import StartupError
 from seqserve.server.settings import Settings
 
@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     log = logging.getLogger("seqserve.server")
     try:
-        asyncio.run(serve(settings))
+        loop = eventloop.choose(settings.event_loop)
+        log.info("event loop: %s", loop.name)
+        with asyncio.Runner(loop_factory=loop.factory) as runner:
+            runner.run(serve(settings))
     except StartupError as exc:
         log.error("%s", exc)
         return 3

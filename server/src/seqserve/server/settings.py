@@ -25,6 +25,12 @@ class DecodeState(enum.StrEnum):
     AUTO = "auto"
 
 
+class EventLoop(enum.StrEnum):
+    AUTO = "auto"
+    UVLOOP = "uvloop"
+    ASYNCIO = "asyncio"
+
+
 class GraphOptimization(enum.StrEnum):
     DISABLE = "disable"
     BASIC = "basic"
@@ -112,6 +118,11 @@ class Settings(BaseSettings):
     )
     auth_tokens_file: Path | None = Field(
         None, description="file of accepted bearer tokens, one per line (# comments)"
+    )
+    event_loop: EventLoop = Field(
+        EventLoop.AUTO,
+        description="uvloop (fail at start without it), asyncio (the standard library's), "
+        "auto (uvloop when installed, else asyncio)",
     )
     reflection: bool = Field(True, description="serve gRPC server reflection")
     poll: float = Field(
