@@ -71,7 +71,7 @@ soak: $(STAMP)
 	SEQSERVE_SOAK_SECONDS=$(SOAK_SECONDS) $(VENV)/bin/pytest -s -m slow tests/reliability/test_soak.py
 
 # Benchmarks (bench/): `bench` creates the peers' pinned virtualenvs (bench/setup.sh: MLServer,
-# PyTriton) and runs every system, writing docs/benchmarks.md and docs/bench.png (~12 min).
+# PyTriton) and runs every system, writing docs/benchmarks.md and docs/bench.png (~15 min).
 # `bench-quick` (CI) runs seqserve and B0 for a few seconds per point into bench/results/.
 BENCH_ARGS ?=
 

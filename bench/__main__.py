@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--clients-per-channel", type=int, default=16)
     parser.add_argument("--soak", type=float, default=60.0, help="seconds of the memory run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds re-measuring the points R1, R2 and R6 compare (0: none)",
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the report goes")
     parser.add_argument("--report", type=Path, help="only rewrite the report from this JSON")
     return parser
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         procs=args.procs,
         clients_per_channel=args.clients_per_channel,
         soak_seconds=args.soak,
+        paired_rounds=args.rounds,
         b0_seconds=0.15 if args.quick else 0.5,
         quick=args.quick,
     )

@@ -34,6 +34,13 @@ from seqserve.server.settings import EventLoop
 
 ROOT = systems.ROOT
 B1_FLAGS = ["--max-batch-size", "1", "--max-active-sequences", "1"]
+# The points R1, R2 and R6 compare, and the systems each compares: measured again in turn.
+PAIRED = [
+    ("reverse", 1, ("E", "seqserve")),
+    ("reverse", 64, ("E", "seqserve", "B1")),
+    ("addition", 64, ("E", "seqserve", "B1")),
+    ("recall", 64, ("E", "seqserve")),
+]
 
 
 @dataclass
@@ -54,6 +61,8 @@ class Config:
     mlserver_delay_s: float = 0.001
     triton_delay_us: int = 0
     quick: bool = False
+    paired_rounds: int = 3  # interleaved re-measurement of the points the ratios compare
+    paired_seconds: float = 4.0
 
 
 def log(msg: str) -> None:
@@ -116,6 +125,7 @@ class Runner:
             },
             "machine": machine_facts(),
             "points": [],
+            "paired": [],
             "checks": {},
             "skipped": {},
             "b0": {},
@@ -299,6 +309,42 @@ class Runner:
             "result": result,
         }
 
+    def run_paired(self) -> None:
+        """E, seqserve and B1 up together; the points the ratio targets compare, measured
+        one system after the other, `paired_rounds` times. Each sweep measures a system
+        minutes after the one it is compared with, and this machine drifts by more than
+        some of the targets' margins in that time."""
+        started = [
+            ("E", *systems.echo_server(self.logs)),
+            ("seqserve", *systems.seqserve_server("seqserve", self.cfg.models, self.logs, [])),
+            ("B1", *systems.seqserve_server("B1", self.cfg.models, self.logs, B1_FLAGS)),
+        ]
+        rounds, secs = self.cfg.paired_rounds, self.cfg.paired_seconds
+        log(f"interleaved: E, seqserve, B1 together, {rounds} rounds of {secs:g} s points")
+        try:
+            for name, server, target in started:
+                server.start()
+                models = [] if name == "E" else ["reverse", "addition", "recall"]
+                asyncio.run(systems.wait_seqserve(target, models, server, 60))
+            targets = {name: target for name, _, target in started}
+            for r in range(rounds):
+                for scenario_name, c, names in PAIRED:
+                    scenario = SCENARIOS[scenario_name]
+                    for name in names:
+                        load = systems.seqserve_load(targets[name], scenario)
+                        result = self.gen.run(load, c, secs, min(self.cfg.warmup, 1.0))
+                        result.update(system=name, scenario=scenario_name, concurrency=c, round=r)
+                        self.results["paired"].append(result)
+                        log(
+                            f"  round {r + 1} {name:8s} {scenario_name:9s} c={c:<3d} "
+                            f"{result['seq_per_s']:7.0f} seq/s  p50 {result['p50_ms']:6.2f} ms"
+                        )
+        except Exception as exc:
+            self.skip("interleaved", "".join(traceback.format_exception_only(exc)).strip())
+        finally:
+            for _, server, _ in started:
+                server.stop()
+
     def run_mlserver(self) -> None:
         why = systems.venv_ready("mlserver")
         if why:
@@ -392,6 +438,7 @@ class Runner:
                 ["reverse", "addition", "recall"] + ([] if self.cfg.quick else ["reverse_bulk64"]),
             ),
             "B1": lambda: self.run_seqserve("B1", B1_FLAGS, ["reverse", "addition", "recall"]),
+            "interleaved": self.run_paired,
             "B3": self.run_mlserver,
             "B4": self.run_pytriton,
             "B2": self.run_b2,
@@ -408,9 +455,12 @@ class Runner:
                 self.skip(name, "models missing (make export): " + "; ".join(missing))
             self.gen.close()
             return self.results
+        wanted = set(self.cfg.systems)
+        if not self.cfg.quick and self.cfg.paired_rounds > 0 and {"E", "seqserve", "B1"} <= wanted:
+            wanted.add("interleaved")
         try:
             for name in steps:
-                if name in self.cfg.systems:
+                if name in wanted:
                     steps[name]()
         finally:
             self.gen.close()
