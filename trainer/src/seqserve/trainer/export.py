@@ -98,13 +98,13 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
         info.parity.CopyFrom(
             parity.measure(model, info, runners, onnx_runners, seed + parity.PARITY_SEED_OFFSET)
         )
-        info.skill.CopyFrom(
-            gates.evaluate(model, info, onnx_runners, seed + gates.GATE_SEED_OFFSET)
-        )
+        gate_seed = seed + gates.GATE_SEED_OFFSET
+        x, targets = gates.gate_data(model, np.random.default_rng(gate_seed))
+        outputs = inference.forward(info, onnx_runners, x)  # the step loop, for seq2seq
+        info.skill.CopyFrom(gates.skill(model, outputs, targets, gate_seed))
         gates.check(model, info.skill)
-        if composed:
-            source, _ = gates.gate_data(model, np.random.default_rng(seed + gates.GATE_SEED_OFFSET))
-            greedy.check(info, onnx_runners, source)
+        if composed:  # the same sources and step-loop outputs as the gate
+            greedy.check(info, onnx_runners, x, outputs)
         write_manifest(tmp, info)
         folder = repository.publish(tmp, version)
     except BaseException:

@@ -53,13 +53,17 @@ def score(model: Model, outputs: np.ndarray, targets: np.ndarray) -> float:
 def evaluate(model: Model, info: pb.ModelInfo, runners: dict, seed: int) -> pb.Skill:
     """Measure the skill of an exported model; ``seed`` is that of the fresh data."""
     x, targets = gate_data(model, np.random.default_rng(seed))
-    figure = score(model, inference.forward(info, runners, x), targets)
+    return skill(model, inference.forward(info, runners, x), targets, seed)
+
+
+def skill(model: Model, outputs: np.ndarray, targets: np.ndarray, seed: int) -> pb.Skill:
+    """The skill record of graph ``outputs`` on the fresh data of ``seed``."""
     return pb.Skill(
         metric=model.bar.metric,
-        value=figure,
+        value=score(model, outputs, targets),
         bar=model.bar.value,
         higher_is_better=model.bar.higher_is_better,
-        samples=len(x),
+        samples=len(targets),
         seed=seed,
     )
 

@@ -155,11 +155,18 @@ def compose(info: pb.ModelInfo, folder: Path) -> pb.GraphFile:
     )
 
 
-def check(info: pb.ModelInfo, runners: dict[int, inference.Runner], source: np.ndarray) -> None:
+def check(
+    info: pb.ModelInfo,
+    runners: dict[int, inference.Runner],
+    source: np.ndarray,
+    probs: np.ndarray | None = None,
+) -> None:
     """On the one-hot sources ``[n, L, C]``, the composed graph chooses the symbols the
     step-by-step loop chooses, with the same probabilities (within the parity tolerance);
-    raise otherwise."""
-    probs = inference.greedy_decode(info, runners, source)
+    raise otherwise. ``probs``: the loop's step probabilities on ``source``, when the caller
+    already has them (`inference.greedy_decode`)."""
+    if probs is None:
+        probs = inference.greedy_decode(info, runners, source)
     out = runners[pb.GRAPH_ROLE_GREEDY]({IDS: source.argmax(axis=-1).astype(np.int64)})
     if not np.array_equal(out[SYMBOLS], probs.argmax(axis=-1)):
         raise ParityError(f"{info.name}: {FILE} chooses other symbols than the step loop")
