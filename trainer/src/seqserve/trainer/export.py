@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,14 +36,11 @@ def convert(model: Model, net: keras.Model, graph: Graph, folder: Path) -> pb.Gr
     proto.graph.output.extend(ordered)
     path = folder / graph.file
     onnx.save(proto, path)
-    data = path.read_bytes()
-    return pb.GraphFile(
-        role=graph.role,
-        file=graph.file,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
-        inputs=[pb.TensorSpec(name=t.name, dtype="float32", shape=t.shape) for t in graph.inputs],
-        outputs=[pb.TensorSpec(name=t.name, dtype="float32", shape=t.shape) for t in graph.outputs],
+    return repository.graph_file(
+        path,
+        graph.role,
+        [pb.TensorSpec(name=t.name, dtype="float32", shape=t.shape) for t in graph.inputs],
+        [pb.TensorSpec(name=t.name, dtype="float32", shape=t.shape) for t in graph.outputs],
     )
 
 

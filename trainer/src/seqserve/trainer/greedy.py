@@ -12,14 +12,13 @@ with the step-by-step loop before it is published.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from seqserve.trainer import inference
+from seqserve.trainer import inference, repository
 from seqserve.trainer.parity import TOLERANCE, ParityError
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -141,14 +140,11 @@ def compose(info: pb.ModelInfo, folder: Path) -> pb.GraphFile:
     onnx.checker.check_model(model)
     path = folder / FILE
     onnx.save(model, path)
-    data = path.read_bytes()
-    return pb.GraphFile(
-        role=pb.GRAPH_ROLE_GREEDY,
-        file=FILE,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
-        inputs=[pb.TensorSpec(name=IDS, dtype="int64", shape=[-1, length])],
-        outputs=[
+    return repository.graph_file(
+        path,
+        pb.GRAPH_ROLE_GREEDY,
+        [pb.TensorSpec(name=IDS, dtype="int64", shape=[-1, length])],
+        [
             pb.TensorSpec(name=SYMBOLS, dtype="int64", shape=[-1, steps]),
             pb.TensorSpec(name=CONFIDENCE, dtype="float32", shape=[-1, steps]),
         ],

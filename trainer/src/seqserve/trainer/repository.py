@@ -7,12 +7,29 @@ then renamed to its version number in one step.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from seqserve.client.manifest import MANIFEST, read_manifest
 from seqserve.v1 import seqserve_pb2 as pb
+
+
+def graph_file(
+    path: Path, role: int, inputs: Iterable[pb.TensorSpec], outputs: Iterable[pb.TensorSpec]
+) -> pb.GraphFile:
+    """The manifest's record of the graph written at ``path``: its SHA-256 and size."""
+    data = path.read_bytes()
+    return pb.GraphFile(
+        role=role,
+        file=path.name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        inputs=inputs,
+        outputs=outputs,
+    )
 
 
 def versions(models: Path, name: str) -> list[int]:
