@@ -11,7 +11,6 @@ from seqserve.trainer import runtime
 runtime.configure()
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import tf2onnx  # noqa: E402
 
@@ -94,13 +93,11 @@ def export(model: Model, net: keras.Model, record: Record, models: Path) -> pb.M
         info.parity.CopyFrom(
             parity.measure(model, info, runners, onnx_runners, seed + parity.PARITY_SEED_OFFSET)
         )
-        gate_seed = seed + gates.GATE_SEED_OFFSET
-        x, targets = gates.gate_data(model, np.random.default_rng(gate_seed))
-        outputs = inference.forward(info, onnx_runners, x)  # the step loop, for seq2seq
-        info.skill.CopyFrom(gates.skill(model, outputs, targets, gate_seed))
+        gate = gates.evaluate(model, info, onnx_runners, seed + gates.GATE_SEED_OFFSET)
+        info.skill.CopyFrom(gate.skill)
         gates.check(model, info.skill)
         if composed:  # the same sources and step-loop outputs as the gate
-            greedy.check(info, onnx_runners, x, outputs)
+            greedy.check(info, onnx_runners, gate.sources, gate.outputs)
         write_manifest(tmp, info)
         folder = repository.publish(tmp, version)
     except BaseException:

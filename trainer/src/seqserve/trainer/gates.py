@@ -6,6 +6,8 @@ onnxruntime with ``inference.forward`` and compares the figure with the model's 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from seqserve.trainer import datasets as ds
@@ -50,22 +52,26 @@ def score(model: Model, outputs: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean(symbols == targets))
 
 
-def evaluate(model: Model, info: pb.ModelInfo, runners: dict, seed: int) -> pb.Skill:
+@dataclass(frozen=True)
+class Evaluation:
+    skill: pb.Skill
+    sources: np.ndarray  # the fresh graph inputs
+    outputs: np.ndarray  # what the graphs produced from them (the step loop, for seq2seq)
+
+
+def evaluate(model: Model, info: pb.ModelInfo, runners: dict, seed: int) -> Evaluation:
     """Measure the skill of an exported model; ``seed`` is that of the fresh data."""
     x, targets = gate_data(model, np.random.default_rng(seed))
-    return skill(model, inference.forward(info, runners, x), targets, seed)
-
-
-def skill(model: Model, outputs: np.ndarray, targets: np.ndarray, seed: int) -> pb.Skill:
-    """The skill record of graph ``outputs`` on the fresh data of ``seed``."""
-    return pb.Skill(
+    outputs = inference.forward(info, runners, x)
+    skill = pb.Skill(
         metric=model.bar.metric,
         value=score(model, outputs, targets),
         bar=model.bar.value,
         higher_is_better=model.bar.higher_is_better,
-        samples=len(targets),
+        samples=len(x),
         seed=seed,
     )
+    return Evaluation(skill, x, outputs)
 
 
 def check(model: Model, skill: pb.Skill) -> None:
