@@ -110,18 +110,19 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         m = medians.get((system, scenario, c))
         return None if m is None else float(m[key])
 
+    def measured(base: str, scen: str, c: int, key: str) -> list[tuple[str, float, float]]:
+        """(how, seqserve's figure, `base`'s) from the interleaved medians, then the sweep,
+        where both systems have the point; the first one found decides the verdict."""
+        found = (
+            (f"interleaved median of {rounds}", paired("seqserve", scen, c, key),
+             paired(base, scen, c, key)),
+            ("sweep", get("seqserve", scen, c, key), get(base, scen, c, key)),
+        )  # fmt: skip
+        return [(how, s, b) for how, s, b in found if s is not None and b is not None]
+
     def ratio_row(name: str, base: str, scen: str, factor: float) -> tuple[str, str, str, str]:
-        """seqserve's throughput at c=64 against `factor` x `base`'s: judged on the
-        interleaved medians when the run has them, else on the sweep."""
-        found = [
-            (how, s, b)
-            for how, s, b in (
-                (f"interleaved median of {rounds}", paired("seqserve", scen, 64, "seq_per_s"),
-                 paired(base, scen, 64, "seq_per_s")),
-                ("sweep", get("seqserve", scen, 64, "seq_per_s"), get(base, scen, 64, "seq_per_s")),
-            )
-            if s is not None and b
-        ]  # fmt: skip
+        """seqserve's throughput at c=64 against `factor` x `base`'s."""
+        found = [(how, s, b) for how, s, b in measured(base, scen, 64, "seq_per_s") if b]
         target = f"seqserve >= {factor:g}x {base} at c=64"
         if not found:
             return (name, target, "not measured", "n/a")
@@ -134,15 +135,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     # R1
     b0_one = b0.get("reverse", {}).get("batch1", {}).get("ms_per_seq")
     composed = b0.get(f"reverse {GREEDY}", {}).get("batch1", {}).get("ms_per_seq")
-    r1 = [
-        (how, s, e)
-        for how, s, e in (
-            (f"interleaved median of {rounds}", paired("seqserve", "reverse", 1, "p50_ms"),
-             paired("E", "reverse", 1, "p50_ms")),
-            ("sweep", get("seqserve", "reverse", 1, "p50_ms"), get("E", "reverse", 1, "p50_ms")),
-        )
-        if s is not None and e is not None
-    ]  # fmt: skip
+    r1 = measured("E", "reverse", 1, "p50_ms")
     if r1 and b0_one is not None:
         parts = []
         for how, s, e in r1:
