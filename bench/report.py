@@ -493,6 +493,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
 # ------------------------------------------------------------------ document
 
 
+def flagged(flags: list[str]) -> str:
+    """The servers line's "`FLAGS` and otherwise " for seqserve, or "" without flags."""
+    return f"`{' '.join(flags)}` and otherwise " if flags else ""
+
+
 def section(results: dict[str, Any], command: str) -> str:
     cfg, machine = results["config"], results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
@@ -563,8 +568,8 @@ def section(results: dict[str, Any], command: str) -> str:
         f"{cfg['procs']} process(es), raw `grpc.aio` multicallables on pre-serialized requests "
         f"(answers not parsed), one channel per {cfg['clients_per_channel']} clients. Every server "
         "runs as a subprocess on 127.0.0.1 and shares the 2 cores with the generator.",
-        f"- Servers: seqserve with its defaults (event loop {machine.get('event_loop', 'asyncio')}"
-        ", as for E); B1 = seqserve "
+        f"- Servers: seqserve with {flagged(cfg.get('seqserve_flags', []))}its defaults (event "
+        f"loop {machine.get('event_loop', 'asyncio')}, as for E); B1 = seqserve "
         f"`{' '.join(cfg.get('b1_flags', []))}`; "
         f"B3 = MLServer, `parallel_workers: 0` (inference in the server's own process; MLServer "
         f"1.7.1 with uvloop 0.23 as installed), adaptive batching `max_batch_size` "

@@ -33,7 +33,10 @@ from seqserve.server.eventloop import choose
 from seqserve.server.settings import EventLoop
 
 ROOT = systems.ROOT
-B1_FLAGS = ["--max-batch-size", "1", "--max-active-sequences", "1"]
+# seqserve as the benchmark serves it: the worker threads yield the 2 shared cores to the
+# front end (`seqserve.server.workers`); B1 is the same server with batching off.
+SEQSERVE_FLAGS = ["--worker-policy", "idle"]
+B1_FLAGS = [*SEQSERVE_FLAGS, "--max-batch-size", "1", "--max-active-sequences", "1"]
 # The points R1, R2 and R6 compare, and the systems each compares: measured again in turn.
 PAIRED = [
     ("reverse", 1, ("E", "seqserve")),
@@ -121,6 +124,7 @@ class Runner:
         self.results: dict[str, Any] = {
             "config": {
                 **{k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
+                "seqserve_flags": SEQSERVE_FLAGS,
                 "b1_flags": B1_FLAGS,
             },
             "machine": machine_facts(),
@@ -316,7 +320,10 @@ class Runner:
         some of the targets' margins in that time."""
         started = [
             ("E", *systems.echo_server(self.logs)),
-            ("seqserve", *systems.seqserve_server("seqserve", self.cfg.models, self.logs, [])),
+            (
+                "seqserve",
+                *systems.seqserve_server("seqserve", self.cfg.models, self.logs, SEQSERVE_FLAGS),
+            ),
             ("B1", *systems.seqserve_server("B1", self.cfg.models, self.logs, B1_FLAGS)),
         ]
         rounds, secs = self.cfg.paired_rounds, self.cfg.paired_seconds
@@ -434,7 +441,7 @@ class Runner:
             "E": self.run_e,
             "seqserve": lambda: self.run_seqserve(
                 "seqserve",
-                [],
+                SEQSERVE_FLAGS,
                 ["reverse", "addition", "recall"] + ([] if self.cfg.quick else ["reverse_bulk64"]),
             ),
             "B1": lambda: self.run_seqserve("B1", B1_FLAGS, ["reverse", "addition", "recall"]),

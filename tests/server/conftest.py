@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
+from seqserve.client import Client
 from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
@@ -79,3 +81,26 @@ def code_of(call: object) -> tuple[grpc.StatusCode, str]:
         call()
     error = raised.value
     return error.code(), error.details()  # type: ignore[attr-defined]
+
+
+SOURCES = [[3, 9, 27, 1, 5, 8], [50, 1, 2, 3, 4, 5], [7, 7, 7, 7, 7, 7]]
+SUMS = ["3+10", "10+10", "1+1"]
+RECALL = [0, 1, 2, 3, 4, 0, 2]
+
+
+def answers(target: str) -> dict[str, Any]:
+    """What one user sees: single and batched calls, concurrent calls, a stream, a session."""
+    with Client(target) as client:
+        out: dict[str, Any] = {
+            "reverse": [client.predict("reverse", s).ints for s in SOURCES],
+            "reverse batch": [p.ints for p in client.predict("reverse", SOURCES)],
+            "addition": [client.predict("addition", s).text for s in SUMS],
+            "stream": [getattr(e, "symbol", None) for e in client.stream("reverse", SOURCES[0])],
+        }
+        with ThreadPoolExecutor(8) as pool:  # concurrent callers share the batchers
+            out["concurrent"] = list(
+                pool.map(lambda s: client.predict("reverse", s).ints, SOURCES * 8)
+            )
+        with client.session("recall") as session:
+            out["session"] = [session.step(s).symbol for s in RECALL]
+    return out

@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from seqserve.client import Client
 from seqserve.server import eventloop
 from seqserve.server.settings import EventLoop
 
-SOURCES = [[3, 9, 27, 1, 5, 8], [50, 1, 2, 3, 4, 5], [7, 7, 7, 7, 7, 7]]
-SUMS = ["3+10", "10+10", "1+1"]
-RECALL = [0, 1, 2, 3, 4, 0, 2]
-
-
-def answers(target: str) -> dict[str, Any]:
-    """What one user sees: single and batched calls, concurrent calls, a stream, a session."""
-    with Client(target) as client:
-        out: dict[str, Any] = {
-            "reverse": [client.predict("reverse", s).ints for s in SOURCES],
-            "reverse batch": [p.ints for p in client.predict("reverse", SOURCES)],
-            "addition": [client.predict("addition", s).text for s in SUMS],
-            "stream": [getattr(e, "symbol", None) for e in client.stream("reverse", SOURCES[0])],
-        }
-        with ThreadPoolExecutor(8) as pool:  # concurrent callers share the batchers
-            out["concurrent"] = list(
-                pool.map(lambda s: client.predict("reverse", s).ints, SOURCES * 8)
-            )
-        with client.session("recall") as session:
-            out["session"] = [session.step(s).symbol for s in RECALL]
-    return out
+from .conftest import answers
 
 
 def test_the_default_loop_is_uvloop(server) -> None:  # type: ignore[no-untyped-def]

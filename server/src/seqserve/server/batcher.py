@@ -1,9 +1,9 @@
 """Dynamic batching: callers' items share one model call.
 
-One worker thread owns each batcher's queue. It takes the first waiting request, adds
-whatever else is queued (waiting at most `max_batch_delay_us` for more) up to
-`max_batch_size` items, makes one call of `run` for all of them, and hands each caller
-its slice. A request's items are never split across calls. Requests whose caller has
+One worker thread (`seqserve.server.workers`, under `--worker-policy`) owns each batcher's
+queue. It takes the first waiting request, adds whatever else is queued (waiting at most
+`max_batch_delay_us` for more) up to `max_batch_size` items, makes one call of `run` for
+all of them, and hands each caller its slice. A request's items are never split across calls. Requests whose caller has
 gone (cancelled future) are dropped before they cost compute; a failing call fails every
 waiter of that batch with the same exception. Past `max_queue` waiting items `submit`
 raises `Overloaded` at once.
@@ -31,10 +31,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from seqserve.server import workers
 from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.errors import Overloaded
 from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
+from seqserve.server.settings import WorkerPolicy
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class Batcher(Generic[I, O]):
         max_queue: int,
         inline_max_items: int = 0,
         model: str = "",
+        policy: WorkerPolicy = WorkerPolicy.NORMAL,
     ) -> None:
         self.name = name
         self._run = run
@@ -77,6 +80,7 @@ class Batcher(Generic[I, O]):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._policy = policy  # the worker thread's CPU scheduling (`seqserve.server.workers`)
         self._metrics = BatchHooks(model or name, lambda: self._pending)
 
     @property
@@ -86,8 +90,7 @@ class Batcher(Generic[I, O]):
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._thread = threading.Thread(target=self._work, name=f"batcher-{self.name}", daemon=True)
-        self._thread.start()
+        self._thread = workers.start(self._work, f"batcher-{self.name}", self._policy)
 
     def stop(self) -> None:
         """Finish the queued requests, then end the worker."""

@@ -7,6 +7,7 @@ from the fields below, so `--help` always lists every setting with its documenta
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -29,6 +30,11 @@ class EventLoop(enum.StrEnum):
     AUTO = "auto"
     UVLOOP = "uvloop"
     ASYNCIO = "asyncio"
+
+
+class WorkerPolicy(enum.StrEnum):
+    NORMAL = "normal"
+    IDLE = "idle"
 
 
 class GraphOptimization(enum.StrEnum):
@@ -124,6 +130,13 @@ class Settings(BaseSettings):
         description="uvloop (fail at start without it), asyncio (the standard library's), "
         "auto (uvloop when installed, else asyncio)",
     )
+    worker_policy: WorkerPolicy = Field(
+        WorkerPolicy.NORMAL,
+        description="CPU scheduling of the batching and decode worker threads: normal, or "
+        "idle (Linux SCHED_IDLE: they use only CPU time no other thread wants, so the gRPC "
+        "front end never waits behind them; faster where the server has its cores to "
+        "itself, slower where other processes keep them busy)",
+    )
     reflection: bool = Field(True, description="serve gRPC server reflection")
     poll: float = Field(
         0.0,
@@ -151,6 +164,15 @@ class Settings(BaseSettings):
         description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "
         "has imported once serving",
     )
+
+    @model_validator(mode="after")
+    def _worker_policy_exists_here(self) -> Settings:
+        if self.worker_policy is WorkerPolicy.IDLE and not hasattr(os, "SCHED_IDLE"):
+            raise ValueError(
+                "--worker-policy idle needs Linux's SCHED_IDLE scheduling policy, which this "
+                "platform lacks; use --worker-policy normal"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tls_files_go_together(self) -> Settings:

@@ -21,6 +21,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from seqserve.server import workers
 from seqserve.server.engines.base import (
     Encoded,
     ItemResult,
@@ -33,6 +34,7 @@ from seqserve.server.engines.state import DecodeGraphs, StateStore
 from seqserve.server.errors import DeadlineExceeded, Overloaded
 from seqserve.server.metrics import DecodeHooks
 from seqserve.server.scheduler import Finished, Plan, Progress, Scheduler
+from seqserve.server.settings import WorkerPolicy
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,10 @@ class DecodeWorker:
         *,
         max_active: int,
         max_queue: int,
+        policy: WorkerPolicy = WorkerPolicy.NORMAL,
     ) -> None:
         self.info = info
+        self._policy = policy  # the thread's CPU scheduling (`seqserve.server.workers`)
         self.state = state  # `max_active` rows of decoder state, and the graph calls
         # read once: protobuf field access per produced symbol adds up on the GIL
         self._steps = int(info.decode.steps)
@@ -106,9 +110,7 @@ class DecodeWorker:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        name = f"decode-{self.info.name}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._thread = workers.start(self._run, f"decode-{self.info.name}", self._policy)
 
     def stop(self) -> None:
         if self._thread is not None:

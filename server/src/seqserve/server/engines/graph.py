@@ -42,6 +42,7 @@ class GraphEngine(Engine):
             max_batch_delay_us=settings.max_batch_delay_us,
             max_queue=settings.max_queue,
             inline_max_items=settings.inline_max_items,
+            policy=settings.worker_policy,
         )
 
     def warmup(self) -> None:

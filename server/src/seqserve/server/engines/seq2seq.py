@@ -139,6 +139,7 @@ class Seq2SeqEngine(Engine):
             decode_state(info, encoder, decoder, rows, settings.decode_state),
             max_active=rows,
             max_queue=settings.max_queue,
+            policy=settings.worker_policy,
         )
         # never more than the worker would accept: the fast lane refuses nothing it would take
         limit = settings.max_active_sequences + settings.max_queue

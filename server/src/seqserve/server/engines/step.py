@@ -45,6 +45,7 @@ class StepEngine(Engine):
             max_batch_delay_us=settings.max_batch_delay_us,
             max_queue=settings.max_queue,
             inline_max_items=settings.inline_max_items,
+            policy=settings.worker_policy,
         )
 
     def zeros(self) -> Floats:
