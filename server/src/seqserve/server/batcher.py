@@ -3,10 +3,10 @@
 One worker thread (`seqserve.server.workers`, under `--worker-policy`) owns each batcher's
 queue. It takes the first waiting request, adds whatever else is queued (waiting at most
 `max_batch_delay_us` for more) up to `max_batch_size` items, makes one call of `run` for
-all of them, and hands each caller its slice. A request's items are never split across calls. Requests whose caller has
-gone (cancelled future) are dropped before they cost compute; a failing call fails every
-waiter of that batch with the same exception. Past `max_queue` waiting items `submit`
-raises `Overloaded` at once.
+all of them, and hands each caller its slice. A request's items are never split across
+calls. Requests whose caller has gone (cancelled future) are dropped before they cost
+compute; a failing call fails every waiter of that batch with the same exception. Past
+`max_queue` waiting items `submit` raises `Overloaded` at once.
 
 The model call runs on the worker thread (onnxruntime releases the GIL), so the event
 loop keeps serving; results come back with one `call_soon_threadsafe` per batch.
