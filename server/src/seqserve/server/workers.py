@@ -14,12 +14,12 @@ next; the CPUs then idle in between.
   so the front end never waits behind them. On the benchmark's 2 cores this serves
   16-32% more calls per second at 64-256 concurrent callers (`docs/benchmarks.md`). The
   price: a worker gets only what the host's other ordinary threads leave, and a worker
-  that is waiting for a core while it holds Python's GIL holds up the event loop too. Use
-  it where the server has its CPUs to itself (a dedicated host, or a container with its
-  own CPU share), not beside CPU-bound jobs.
+  that is waiting for a core while it holds Python's GIL holds up the event loop too. It
+  suits a server that has its CPUs mostly to itself (a dedicated host, or a container with
+  its own CPU share); `docs/server.md` has the figures beside CPU-bound processes.
 
-The threads also carry their name to the OS (Linux, 15 bytes at most), so `top -H` and
-`ps -L` show which model's worker is busy: `decode-reverse`, `batcher-addition`.
+The threads also carry their name to the OS (Linux), so `top -H` and `ps -L` show which
+model's worker is busy: `decode-reverse`, `batcher-additio` (the kernel keeps 15 bytes).
 """
 
 from __future__ import annotations
