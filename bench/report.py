@@ -89,12 +89,24 @@ def paired_table(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(name, target, measured, PASS/MISS/N/A) rows of the issue's targets."""
+def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(name, target, measured, PASS/MISS/N/A, the bar against E) rows of the issue's targets.
+
+    The last column puts each throughput bar beside E, the do-nothing server on seqserve's
+    front end, at the same point of the same run: a bar above 1.00x E asks more than that
+    front end reaches with this generator while doing no work at all.
+    """
     pts = _points(results)
     b0 = results.get("b0", {})
     b2 = results.get("b2", {})
     rows: list[tuple[str, str, str, str]] = []
+    against_e: dict[str, str] = {}  # row name -> the bar's seq/s as a multiple of E's
+
+    def bar_share(name: str, bar: float, e: float | None) -> None:
+        if e:
+            share = bar / e
+            note = " (above E)" if share > 1 else ""
+            against_e[name] = f"{_fmt(bar)} seq/s = {share:.2f}x E{note}"
 
     def get(system: str, scenario: str, c: int, key: str) -> float | None:
         p = pts.get((system, scenario, c))
@@ -129,7 +141,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         text = "; ".join(
             f"{how}: {_fmt(s)} vs {_fmt(b)} seq/s = {s / b:.2f}x" for how, s, b in found
         )
-        _, s, b = found[0]
+        how, s, b = found[0]
+        e = (
+            b
+            if base == "E"
+            else next((e for h, _, e in measured("E", scen, 64, "seq_per_s") if h == how), None)
+        )
+        bar_share(name, factor * b, e)
         return (name, target, text, verdict(s >= factor * b))
 
     # R1
@@ -220,6 +238,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
                 continue
             ok = s >= factor * o and s99 < o99  # type: ignore[operator]
+            bar_share(f"R5 vs {peer} ({scen})", factor * o, get("E", scen, 64, "seq_per_s"))  # type: ignore[operator]
             rows.append(
                 (
                     f"R5 vs {peer} ({scen})",
@@ -268,7 +287,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 verdict(growth < 0.05),
             )
         )
-    return rows
+    return [(*row, against_e.get(row[0], "—")) for row in rows]
 
 
 def soak_growth(samples: list[list[float]] | list[tuple[float, float]]) -> tuple[float, str]:
@@ -502,8 +521,11 @@ def section(results: dict[str, Any], command: str) -> str:
     cfg, machine = results["config"], results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     rows = targets(results)
-    target_lines = ["| target | bar | measured | verdict |", "|---|---|---|---|"]
-    target_lines += [f"| {a} | {b} | {c} | **{d}** |" for a, b, c, d in rows]
+    target_lines = [
+        "| target | bar | measured | verdict | the bar against E |",
+        "|---|---|---|---|---|",
+    ]
+    target_lines += [f"| {a} | {b} | {c} | **{d}** | {e} |" for a, b, c, d, e in rows]
     interleaved = paired_table(results)
     interleaved_lines = (
         [
