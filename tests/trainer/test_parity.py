@@ -61,6 +61,42 @@ def test_the_greedy_graph_decodes_as_the_step_graphs(models_dir: Path, tmp_path:
         greedy.check(info, runners, source)
 
 
+def test_a_decoder_of_another_shape_is_composed_whole(models_dir: Path, tmp_path: Path) -> None:
+    """`greedy.onnx` is built from the LSTM weights when the graphs are the shape the trainer
+    exports; a decoder step graph of any other shape (here one more node before `probs`) is
+    copied whole into the composed graph, which decodes as the step graphs all the same."""
+    import onnx
+    from onnx import helper
+
+    from seqserve.trainer import datasets, greedy
+
+    found = repository.latest(models_dir, "reverse")
+    assert found is not None
+    folder = models_dir / "reverse" / str(found[0])
+    for path in folder.iterdir():
+        shutil.copy(path, tmp_path)
+    info, runners = inference.load(tmp_path)
+    decoder_file = next(g.file for g in info.graphs if g.role == pb.GRAPH_ROLE_DECODER_STEP)
+    decoder = onnx.load(tmp_path / decoder_file)
+    probs = decoder.graph.output[0].name
+    for node in decoder.graph.node:
+        node.output[:] = [f"{o}_raw" if o == probs else o for o in node.output]
+    decoder.graph.node.append(helper.make_node("Identity", [f"{probs}_raw"], [probs]))
+    onnx.save(decoder, tmp_path / decoder_file)
+
+    lean = onnx.load(folder / greedy.FILE)
+    greedy.compose(info, tmp_path)
+    whole = onnx.load(tmp_path / greedy.FILE)
+    assert "Identity" in {n.op_type for n in whole.graph.node}
+    assert len(whole.graph.node) > len(lean.graph.node)
+    source = inference.onehot(
+        datasets.reverse_sources(np.random.default_rng(4244), 500), info.input.cardinality
+    )
+    runners[pb.GRAPH_ROLE_GREEDY] = inference.session_runner(tmp_path / greedy.FILE)
+    runners[pb.GRAPH_ROLE_DECODER_STEP] = inference.session_runner(tmp_path / decoder_file)
+    greedy.check(info, runners, source)  # raises on any difference
+
+
 def test_report_lists_every_model(models_dir: Path) -> None:
     report = (models_dir / "REPORT.md").read_text(encoding="utf-8")
     for model in catalog.MODELS:
