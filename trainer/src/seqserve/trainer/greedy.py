@@ -197,6 +197,12 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _lstm_inputs(lstm: onnx.NodeProto) -> list[str]:
+    """The LSTM's eight inputs (X, W, R, B, sequence_lens, initial_h, initial_c, P), with
+    "" for each one left out."""
+    return list(lstm.input) + [""] * (8 - len(lstm.input))
+
+
 class _Graph:
     """One exported graph's nodes by output, its constants, and the tracing `_lean` needs."""
 
@@ -216,7 +222,7 @@ class _Graph:
 
     def weights(self, lstm: onnx.NodeProto) -> list[np.ndarray] | None:
         """W, R and B of a forward LSTM with no sequence lengths or peepholes, else None."""
-        inputs = list(lstm.input) + [""] * (8 - len(lstm.input))
+        inputs = _lstm_inputs(lstm)
         attrs = _attributes(lstm)
         if attrs.get("direction", b"forward") != b"forward" or attrs.get("layout", 0) != 0:
             return None
@@ -248,7 +254,7 @@ def _lean(encoder: onnx.GraphProto, decoder: onnx.GraphProto, shape: _Shape) -> 
     e_weights, d_weights = enc.weights(e_lstm), dec.weights(d_lstm)
     if e_weights is None or d_weights is None:
         return None
-    e_in = list(e_lstm.input) + [""] * (7 - len(e_lstm.input))
+    e_in = _lstm_inputs(e_lstm)
     transpose = enc.producer.get(e_in[0])
     if (
         transpose is None
@@ -259,7 +265,7 @@ def _lean(encoder: onnx.GraphProto, decoder: onnx.GraphProto, shape: _Shape) -> 
         or [enc.back(o.name, _RESHAPES) for o in encoder.output] != list(e_lstm.output[1:3])
     ):
         return None
-    d_in = list(d_lstm.input) + [""] * (7 - len(d_lstm.input))
+    d_in = _lstm_inputs(d_lstm)
     if [dec.back(n, _RESHAPES) for n in (d_in[0], d_in[5], d_in[6])] != [
         t.name for t in decoder.input
     ] or [dec.back(o.name, _RESHAPES) for o in decoder.output[1:]] != list(d_lstm.output[1:3]):
