@@ -36,7 +36,7 @@ from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.errors import Overloaded
 from seqserve.server.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
-from seqserve.server.settings import WorkerPolicy
+from seqserve.server.settings import Settings, WorkerPolicy
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,22 @@ class Batcher(Generic[I, O]):
         self._thread: threading.Thread | None = None
         self._policy = policy  # the worker thread's CPU scheduling (`seqserve.server.workers`)
         self._metrics = BatchHooks(model or name, lambda: self._pending)
+
+    @classmethod
+    def configured(
+        cls, name: str, run: Callable[[list[I]], Sequence[O]], settings: Settings, model: str = ""
+    ) -> Batcher[I, O]:
+        """A batcher with the server's batching, queue, fast-lane and worker settings."""
+        return cls(
+            name,
+            run,
+            model=model,
+            max_batch_size=settings.max_batch_size,
+            max_batch_delay_us=settings.max_batch_delay_us,
+            max_queue=settings.max_queue,
+            inline_max_items=settings.inline_max_items,
+            policy=settings.worker_policy,
+        )
 
     @property
     def pending(self) -> int:

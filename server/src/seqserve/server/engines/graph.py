@@ -35,14 +35,8 @@ class GraphEngine(Engine):
         self._x_shape = tuple(int(d) for d in graph.inputs[0].shape[1:])
         self._scaled = info.input.encoding == pb.ENCODING_SCALED
         self._onehot = OneHot(self._x_shape, settings.max_batch_size)
-        self.batcher: Batcher[Encoded, ItemResult] = Batcher(
-            info.name,
-            self.run,
-            max_batch_size=settings.max_batch_size,
-            max_batch_delay_us=settings.max_batch_delay_us,
-            max_queue=settings.max_queue,
-            inline_max_items=settings.inline_max_items,
-            policy=settings.worker_policy,
+        self.batcher: Batcher[Encoded, ItemResult] = Batcher.configured(
+            info.name, self.run, settings
         )
 
     def warmup(self) -> None:

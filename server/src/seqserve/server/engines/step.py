@@ -37,15 +37,8 @@ class StepEngine(Engine):
         self._inputs = [t.name for t in graph.inputs]
         self.state_size = int(info.decode.state_size)
         self._onehot = OneHot((int(graph.inputs[0].shape[1]),), settings.max_batch_size)
-        self.batcher: Batcher[StepInput, StepOutput] = Batcher(
-            f"{info.name}-step",
-            self.run,
-            model=info.name,
-            max_batch_size=settings.max_batch_size,
-            max_batch_delay_us=settings.max_batch_delay_us,
-            max_queue=settings.max_queue,
-            inline_max_items=settings.inline_max_items,
-            policy=settings.worker_policy,
+        self.batcher: Batcher[StepInput, StepOutput] = Batcher.configured(
+            f"{info.name}-step", self.run, settings, model=info.name
         )
 
     def zeros(self) -> Floats:
