@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from seqserve.client import Client
+from seqserve.client import Client, ModelNotFound
 
 from .conftest import newest, place_version, private_repo
 from .workload import BackgroundLoad
@@ -135,3 +135,66 @@ def test_sighup_reload_and_vanished_files(
         ready, reason, versions = addition(client)
         assert ready and versions == (1, 2)
         assert "version 2 files were removed on disk after load" in reason
+
+
+def worker_threads(pid: int, prefix: str) -> int:
+    """The server's threads whose name starts with `prefix` (a model's batching workers)."""
+    count = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            count += (task / "comm").read_text().startswith(prefix)
+        except OSError:  # the thread ended meanwhile
+            continue
+    return count
+
+
+def test_keep_versions_at_start_skips_old_versions_and_refused_new_ones(
+    models_dir: Path, tmp_path: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    repo = private_repo(models_dir, tmp_path / "models", ["addition"])
+    source = newest(models_dir, "addition")
+    place_version(source, repo / "addition", 2)
+    corrupt(place_version(source, repo / "addition", 3))
+    server = launch_server(repo, "--keep-versions", "1")
+    with Client(server.target, timeout=10) as client:
+        ready, reason, versions = addition(client)
+        assert ready and versions == (2,)  # 3 was refused, so 2 serves; 1 is not loaded
+        assert "version 3 not ready" in reason
+        assert client.predict("addition", "3+10").version == 2
+        with pytest.raises(ModelNotFound, match="no version 1; versions: 2, 3"):
+            client.predict("addition", "3+10", version=1)
+    assert worker_threads(server.process.pid, "batcher-additio") == 1
+
+
+def test_keep_versions_unloads_a_retired_version_once_its_calls_and_sessions_end(
+    models_dir: Path, tmp_path: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    repo = private_repo(models_dir, tmp_path / "models", ["addition", "recall"])
+    server = launch_server(repo, "--keep-versions", "1", "--poll", "0.2")
+    pid = server.process.pid
+    with Client(server.target, timeout=10) as client:
+        expected = client.predict("addition", "3+10").text
+        assert expected is not None
+        recall = client.session("recall").open()  # holds recall version 1
+        first = recall.step(1)
+        with Load(server.target, "3+10", expected) as load:
+            time.sleep(0.5)
+            place_version(newest(models_dir, "addition"), repo / "addition", 2)
+            place_version(newest(models_dir, "recall"), repo / "recall", 2)
+            wait_for(lambda: addition(client)[2] == (2,))
+            time.sleep(0.5)
+        assert load.failures == []  # calls in flight on version 1 finished on it
+        assert load.versions[1] > 0 and load.versions[2] > 0, load.versions
+        with pytest.raises(ModelNotFound, match="no version 1; versions: 2"):
+            client.predict("addition", "3+10", version=1)
+        wait_for(lambda: worker_threads(pid, "batcher-additio") == 1)
+        # the open session keeps recall version 1 loaded, and keeps stepping on it
+        assert client.info("recall").versions == (2,)
+        assert worker_threads(pid, "batcher-recall") == 2
+        assert recall.version == 1
+        assert recall.step(2).steps == first.steps + 1
+        recall.close()
+        wait_for(lambda: worker_threads(pid, "batcher-recall") == 1)
+        assert client.session("recall").open().version == 2
+    assert "model addition version 1 unloaded" in server.log
+    assert "model recall version 1 unloaded" in server.log

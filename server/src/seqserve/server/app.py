@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from seqserve.server import __version__, metrics
+from seqserve.server import __version__, heap, metrics
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.server import create_server, set_health
 from seqserve.server.repository.reload import Reloader
@@ -27,7 +26,7 @@ class App:
         self.core = InferenceCore(settings)
         self.server, self.port, self.health = create_server(settings, self.core)
         self._stopping = asyncio.Event()
-        self.reloader = Reloader(self.core.repository, settings.poll)
+        self.reloader = Reloader(self.core.repository, settings.poll, self.core.sessions.holding)
         self.metrics_port: int | None = None
 
     async def start(self) -> None:
@@ -40,7 +39,7 @@ class App:
             _write_atomic(self.settings.port_file, f"{self.port}\n")
         self._start_metrics()
         await self.core.load()
-        _freeze_heap()
+        heap.freeze()  # models loaded later by a reload are collected as usual
         await self.reloader.start()
         await set_health(self.health, True)
         states = self.core.states()
@@ -88,18 +87,6 @@ class App:
         await self.reloader.stop()
         await self.core.close()
         log.info("stopped")
-
-
-def _freeze_heap() -> None:
-    """Keep what start-up built (modules, descriptors, models) out of the garbage collector.
-
-    Requests allocate many short-lived objects, which trigger collections; each full
-    collection would otherwise walk every object loaded at start. Frozen objects are never
-    scanned (nor freed, which these would not be anyway). Models loaded later by a reload
-    are collected as usual.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -120,7 +120,7 @@ class Batcher(Generic[I, O]):
         is idle and the request small, else through the queue (`submit`), waiting until
         `deadline` (`time.monotonic()`) at most: past it, `DeadlineExceeded`."""
         refuse_past(deadline)
-        if self._lane.admits(len(items), self.inline_max_items, self._idle()):
+        if self._lane.admits(len(items), self.inline_max_items, self.idle):
             return self._lane.run(self._run_inline, items)
         return await wait_until(self.submit(items), deadline)
 
@@ -138,7 +138,9 @@ class Batcher(Generic[I, O]):
         self._queue.put(_Entry(items, future, time.perf_counter()))
         return future
 
-    def _idle(self) -> bool:
+    @property
+    def idle(self) -> bool:
+        """No item queued and no batch running."""
         with self._lock:
             return self._pending == 0 and not self._busy
 

@@ -115,6 +115,10 @@ class SessionStore:
     def close(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
+    def holding(self, model: ModelVersion) -> bool:
+        """Whether an open session is on `model` (that version must stay loaded)."""
+        return any(session.model is model for session in self._sessions.values())
+
     def _idle(self, session: Session, now: float) -> bool:
         return not session.lock.locked() and now - session.last_used > self.idle_timeout
 

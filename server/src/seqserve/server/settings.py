@@ -144,6 +144,13 @@ class Settings(BaseSettings):
         description="seconds between scans of the repository for new, changed or vanished "
         "versions (0: only on SIGHUP)",
     )
+    keep_versions: int = Field(
+        0,
+        ge=0,
+        description="per model, serve the newest N versions that pass their checks; older "
+        "ones are not loaded, and are unloaded once a newer one is ready and idle (0: every "
+        "version)",
+    )
     warmup_runs: int = Field(1, ge=0, description="warm-up inferences per graph before ready")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(False, description="log one JSON object per line")

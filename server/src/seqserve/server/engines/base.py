@@ -64,6 +64,11 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None: ...
 
+    @property
+    @abc.abstractmethod
+    def idle(self) -> bool:
+        """Nothing submitted is still queued or running (read on the event loop)."""
+
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         raise InvalidInput(
             f"{self.info.name} is a {kind_name(self.info)} model; use a Session to step it"

@@ -48,6 +48,10 @@ class GraphEngine(Engine):
     def stop(self) -> None:
         self.batcher.stop()
 
+    @property
+    def idle(self) -> bool:
+        return self.batcher.idle
+
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         return await self.batcher.infer(items, deadline)
 

@@ -164,6 +164,10 @@ class Seq2SeqEngine(Engine):
     def stop(self) -> None:
         self.worker.stop()
 
+    @property
+    def idle(self) -> bool:
+        return self.worker.outstanding == 0
+
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         if self._lane.admits(len(items), self.inline_max_items, self.worker.outstanding == 0):
             return self._lane.run(self._decode_inline, items, deadline)

@@ -53,6 +53,10 @@ class StepEngine(Engine):
     def stop(self) -> None:
         self.batcher.stop()
 
+    @property
+    def idle(self) -> bool:
+        return self.batcher.idle
+
     async def step(self, item: StepInput) -> StepOutput:
         (out,) = await self.batcher.infer((item,))
         return out

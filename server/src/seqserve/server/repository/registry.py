@@ -1,10 +1,12 @@
-"""The model repository: scans `<root>/<name>/<int version>/`, loads every version, resolves
-requests to a ready version (newest by default) and reports readiness."""
+"""The model repository: scans `<root>/<name>/<int version>/`, loads the versions it keeps
+(every one, or each model's newest `keep_versions` ready ones), resolves requests to a ready
+version (newest by default) and reports readiness."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,22 +50,25 @@ class Repository:
         self._notes: dict[str, str] = {}  # per model, from hot reload (reload.py)
 
     def load_all(self, workers: int = 2) -> None:
-        """Load every version found (in a small pool: onnxruntime releases the GIL)."""
+        """Load each model's versions newest first, as many as it keeps (in a small pool, a
+        model per task: onnxruntime releases the GIL)."""
         found = scan(self._settings.models)
         if not found:
             log.warning("no models under %s", self._settings.models)
-        jobs = [(name, v, path) for name, versions in found.items() for v, path in versions]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
-            loaded = list(
-                pool.map(
-                    lambda job: load_version(job[2], job[0], job[1], self._factory, self._settings),
-                    jobs,
-                )
-            )
-        models: dict[str, dict[int, ModelVersion]] = {}
-        for mv in loaded:
-            models.setdefault(mv.name, {})[mv.version] = mv
-        self._models = models
+            loaded = list(pool.map(self._load_model, found.keys(), found.values()))
+        self._models = {
+            name: {mv.version: mv for mv in versions}
+            for name, versions in zip(found, loaded, strict=True)
+        }
+
+    def _load_model(self, name: str, versions: list[tuple[int, Path]]) -> list[ModelVersion]:
+        loaded: list[ModelVersion] = []
+        for version, path in reversed(versions):
+            if not _wanted(self._settings.keep_versions, version, loaded):
+                break
+            loaded.append(load_version(path, name, version, self._factory, self._settings))
+        return loaded
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         for mv in self._versions():
@@ -112,6 +117,25 @@ class Repository:
             del self._models[name][version]
             if not self._models[name]:
                 del self._models[name]
+
+    def wanted(self, name: str, version: int) -> bool:
+        """Whether a version not loaded yet should be: fewer than `keep_versions` ready
+        versions of the model are newer (always, with `keep_versions` 0)."""
+        return _wanted(self._settings.keep_versions, version, self._models.get(name, {}).values())
+
+    def surplus(self, name: str) -> list[ModelVersion]:
+        """The versions older than the model's newest `keep_versions` ready ones."""
+        keep = self._settings.keep_versions
+        versions = self._models.get(name, {})
+        ready = sorted(v for v, mv in versions.items() if mv.ready)
+        if not keep or len(ready) <= keep:
+            return []
+        return [mv for v, mv in sorted(versions.items()) if v < ready[-keep]]
+
+    def retire(self, mv: ModelVersion) -> None:
+        """Resolve `mv` no more (requests naming it get NOT_FOUND); calls and sessions that
+        hold it finish on it, and whoever retires it stops its engine after them."""
+        del self._models[mv.name][mv.version]
 
     def note(self, name: str) -> str:
         return self._notes.get(name, "")
@@ -166,3 +190,7 @@ class Repository:
     @property
     def all_ready(self) -> bool:
         return all(mv.ready for mv in self._versions())
+
+
+def _wanted(keep: int, version: int, loaded: Iterable[ModelVersion]) -> bool:
+    return not keep or sum(mv.ready and mv.version > version for mv in loaded) < keep

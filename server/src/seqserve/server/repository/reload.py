@@ -13,6 +13,11 @@ A check (every `poll` seconds, on SIGHUP, or called directly) scans the reposito
   It is tried again once its files change (a deploy that was still being copied).
 - A loaded version whose files vanish or change on disk keeps serving the graphs it holds
   in memory; the model's reason says so until the files are back as they were.
+- With `--keep-versions N`, versions are considered newest first and only while fewer than
+  N newer ones are ready. Once a newer version is ready, a version past the newest N ready
+  ones is retired: requests naming it get NOT_FOUND at once, calls in flight and sessions
+  opened on it finish on it, and when the last has ended its engine stops (its worker
+  threads end) and its memory is freed.
 
 Safe deploys stage the folder elsewhere (e.g. `models/addition/.3-tmp/`, hidden names are
 ignored) and `rename` it into place, so a scan never sees half a folder.
@@ -23,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+from seqserve.server import heap
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.repository.registry import Repository, scan
 
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 Key = tuple[str, int]
+UNLOAD_POLL_S = 0.2  # how often a retired version is checked for calls and sessions left
 
 
 def fingerprint(folder: Path) -> Fingerprint | None:
@@ -46,9 +54,18 @@ def fingerprint(folder: Path) -> Fingerprint | None:
 class Reloader:
     """Owns the repository's changes after start-up; one check runs at a time."""
 
-    def __init__(self, repository: Repository, poll: float) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        poll: float,
+        in_use: Callable[[ModelVersion], bool] = lambda mv: False,
+    ) -> None:
+        """`in_use(version)`: whether something besides calls holds a version (open
+        sessions); a retired version is unloaded only once that is false."""
         self._repository = repository
         self._poll = poll
+        self._in_use = in_use
+        self._unloading: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -70,11 +87,13 @@ class Reloader:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop checking; retired versions still waiting for their calls are unloaded now."""
+        for task in [self._task, *self._unloading]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -95,10 +114,14 @@ class Reloader:
             found = await loop.run_in_executor(None, scan, root)
             loaded: list[ModelVersion] = []
             for name, versions in found.items():
-                for version, folder in versions:
+                for version, folder in reversed(versions):  # newest first
+                    if not self._repository.wanted(name, version):
+                        break
                     mv = await self._consider(name, version, folder)
                     if mv is not None:
                         loaded.append(mv)
+                for old in self._repository.surplus(name):
+                    self._retire(old)
             await self._report(found)
             self.checks += 1
             return loaded
@@ -129,6 +152,34 @@ class Reloader:
         else:
             log.error("reload: model %s version %d refused: %s", name, version, mv.reason)
         return mv
+
+    def _retire(self, mv: ModelVersion) -> None:
+        self._repository.retire(mv)
+        self._seen.pop((mv.name, mv.version), None)
+        if mv.engine is None:
+            return
+        log.info(
+            "reload: model %s version %d retired (keep_versions %d); unloading it once its "
+            "calls and sessions end",
+            mv.name,
+            mv.version,
+            self._repository.settings.keep_versions,
+        )
+        task = asyncio.create_task(self._unload(mv), name=f"unload-{mv.name}-{mv.version}")
+        self._unloading.add(task)
+        task.add_done_callback(self._unloading.discard)
+
+    async def _unload(self, mv: ModelVersion) -> None:
+        engine = mv.engine
+        assert engine is not None
+        try:
+            while not engine.idle or self._in_use(mv):
+                await asyncio.sleep(UNLOAD_POLL_S)
+        finally:  # at shutdown too: the server has stopped serving by then
+            await asyncio.get_running_loop().run_in_executor(None, engine.stop)
+            mv.engine = None
+            heap.refreeze()
+            log.info("reload: model %s version %d unloaded", mv.name, mv.version)
 
     async def _report(self, found: dict[str, list[tuple[int, Path]]]) -> None:
         """Per model: loaded versions whose files changed or vanished; forget refused versions
