@@ -41,6 +41,16 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def threads(self) -> dict[int, str]:
+        """The server's OS threads (Linux /proc): thread id -> name (15 bytes at most)."""
+        out: dict[int, str] = {}
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                out[int(task.name)] = (task / "comm").read_text().strip()
+            except OSError:  # the thread ended meanwhile
+                continue
+        return out
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Signal the server and wait for it; returns its exit code."""
         if self.process.poll() is None:

@@ -137,15 +137,9 @@ def test_sighup_reload_and_vanished_files(
         assert "version 2 files were removed on disk after load" in reason
 
 
-def worker_threads(pid: int, prefix: str) -> int:
+def worker_threads(server: RunningServer, prefix: str) -> int:
     """The server's threads whose name starts with `prefix` (a model's batching workers)."""
-    count = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            count += (task / "comm").read_text().startswith(prefix)
-        except OSError:  # the thread ended meanwhile
-            continue
-    return count
+    return sum(name.startswith(prefix) for name in server.threads().values())
 
 
 def test_keep_versions_at_start_skips_old_versions_and_refused_new_ones(
@@ -163,7 +157,7 @@ def test_keep_versions_at_start_skips_old_versions_and_refused_new_ones(
         assert client.predict("addition", "3+10").version == 2
         with pytest.raises(ModelNotFound, match="no version 1; versions: 2, 3"):
             client.predict("addition", "3+10", version=1)
-    assert worker_threads(server.process.pid, "batcher-additio") == 1
+    assert worker_threads(server, "batcher-additio") == 1
 
 
 def test_keep_versions_unloads_a_retired_version_once_its_calls_and_sessions_end(
@@ -171,7 +165,6 @@ def test_keep_versions_unloads_a_retired_version_once_its_calls_and_sessions_end
 ) -> None:
     repo = private_repo(models_dir, tmp_path / "models", ["addition", "recall"])
     server = launch_server(repo, "--keep-versions", "1", "--poll", "0.2")
-    pid = server.process.pid
     with Client(server.target, timeout=10) as client:
         expected = client.predict("addition", "3+10").text
         assert expected is not None
@@ -187,14 +180,14 @@ def test_keep_versions_unloads_a_retired_version_once_its_calls_and_sessions_end
         assert load.versions[1] > 0 and load.versions[2] > 0, load.versions
         with pytest.raises(ModelNotFound, match="no version 1; versions: 2"):
             client.predict("addition", "3+10", version=1)
-        wait_for(lambda: worker_threads(pid, "batcher-additio") == 1)
+        wait_for(lambda: worker_threads(server, "batcher-additio") == 1)
         # the open session keeps recall version 1 loaded, and keeps stepping on it
         assert client.info("recall").versions == (2,)
-        assert worker_threads(pid, "batcher-recall") == 2
+        assert worker_threads(server, "batcher-recall") == 2
         assert recall.version == 1
         assert recall.step(2).steps == first.steps + 1
         recall.close()
-        wait_for(lambda: worker_threads(pid, "batcher-recall") == 1)
+        wait_for(lambda: worker_threads(server, "batcher-recall") == 1)
         assert client.session("recall").open().version == 2
     assert "model addition version 1 unloaded" in server.log
     assert "model recall version 1 unloaded" in server.log

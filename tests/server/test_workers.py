@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,15 +16,17 @@ from seqserve.server.settings import Settings, WorkerPolicy
 
 from .conftest import answers
 
+if TYPE_CHECKING:
+    from conftest import RunningServer
+
 linux_only = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 
 
-def thread_policies(pid: int) -> dict[str, list[int]]:
-    """Each OS thread name of the process, with the scheduling policy of its threads."""
+def thread_policies(server: RunningServer) -> dict[str, list[int]]:
+    """Each OS thread name of the server, with the scheduling policy of its threads."""
     out: dict[str, list[int]] = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-        out.setdefault(name, []).append(os.sched_getscheduler(int(tid)))
+    for tid, name in server.threads().items():
+        out.setdefault(name, []).append(os.sched_getscheduler(tid))
     return out
 
 
@@ -36,7 +39,7 @@ def test_idle_workers_serve_the_same_answers(launch_server, server, models_dir: 
     idle = launch_server(models_dir, "--worker-policy", "idle")
     assert answers(idle.target) == answers(server.target)
 
-    policies = thread_policies(idle.process.pid)
+    policies = thread_policies(idle)
     engines = worker_threads(policies)
     # a named thread per engine (per loaded version): decode workers and batchers
     assert {"decode-reverse", "batcher-additio", "batcher-recall-"} <= set(engines)
@@ -44,7 +47,7 @@ def test_idle_workers_serve_the_same_answers(launch_server, server, models_dir: 
     others = [p for n, ps in policies.items() if n not in engines for p in ps]
     assert others and set(others) == {os.SCHED_OTHER}  # the event loop and gRPC's threads
 
-    default = thread_policies(server.process.pid)
+    default = thread_policies(server)
     assert worker_threads(default) and {p for ps in default.values() for p in ps} == {
         os.SCHED_OTHER
     }

@@ -169,7 +169,7 @@ class Seq2SeqEngine(Engine):
         return self.worker.outstanding == 0
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
-        if self._lane.admits(len(items), self.inline_max_items, self.worker.outstanding == 0):
+        if self._lane.admits(len(items), self.inline_max_items, self.idle):
             return self._lane.run(self._decode_inline, items, deadline)
         job = Job(items, deadline, asyncio.get_running_loop().create_future())
         self.worker.submit(job)
