@@ -156,7 +156,8 @@ def test_missing_or_wrong_token_is_unauthenticated(secured: Secured, token: str 
     env = {"SEQSERVE_TOKEN": token} if token else {}
     done = run_cli(secured.target, *secured.cli_flags(), "predict", "addition", "3+10", **env)
     assert done.code == 10 and done.out == ""
-    assert done.err == f"seqserve: error: {raised.value.message}\n"
+    hint = "pass --token, --token-file or SEQSERVE_TOKEN"
+    assert done.err == f"seqserve: error: {raised.value.message} ({hint})\n"
 
 
 def test_wrong_ca_or_no_client_certificate_is_refused(secured: Secured) -> None:
@@ -166,3 +167,26 @@ def test_wrong_ca_or_no_client_certificate_is_refused(secured: Secured) -> None:
             client.predict("addition", "3+10")
     plaintext = run_cli(secured.target, "--timeout", "5", "--token", TOKEN, "health")
     assert plaintext.code == 9 and "Traceback" not in plaintext.err
+
+
+def test_tls_failures_say_which_flag_to_add(secured: Secured) -> None:
+    """One line naming the flag to check; gRPC core's own log lines stay off the terminal."""
+    target, certs = secured.target, secured.certs
+    cases = [
+        ([], f"{target} closed the connection: if the server speaks TLS, add --tls"),
+        (["--tls"], f"the certificate of {target} is not trusted: pass the CA that signed it"),
+        (
+            ["--tls-ca", str(certs / "other-ca.pem")],
+            f"the certificate of {target} is not trusted",
+        ),
+        (
+            ["--tls-ca", str(certs / "ca.pem")],
+            f"the TLS handshake with {target} failed: the server may require a client "
+            "certificate (--tls-cert PEM --tls-key PEM)",
+        ),
+    ]
+    for flags, message in cases:
+        done = run_cli(target, *flags, "--timeout", "5", "--token", TOKEN, "models")
+        assert done.code == 9 and done.out == "", (flags, done.err)
+        assert done.err.startswith(f"seqserve: error: {message}"), (flags, done.err)
+        assert done.err.count("\n") == 1, (flags, done.err)

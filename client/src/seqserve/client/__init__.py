@@ -8,26 +8,75 @@
 
 `AsyncClient` is the same on asyncio. Errors are `SeqServeError` subclasses (see
 `seqserve.client._errors` for the tree); the CLI is `seqserve` (`seqserve.client.cli`).
+
+The names below load on first use, so that the CLI's entry (`seqserve.client.__main__`)
+can configure gRPC before gRPC is imported.
 """
 
-from seqserve.client._aio import AsyncClient, AsyncSession
-from seqserve.client._channel import TLS
-from seqserve.client._client import Client, Session
-from seqserve.client._errors import (
-    Cancelled,
-    DeadlineExceeded,
-    InternalError,
-    InvalidInput,
-    ModelNotFound,
-    ModelNotReady,
-    Overloaded,
-    PermissionDenied,
-    SeqServeError,
-    SessionNotFound,
-    Unauthenticated,
-    Unavailable,
-)
-from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seqserve.client._aio import AsyncClient, AsyncSession
+    from seqserve.client._channel import TLS
+    from seqserve.client._client import Client, Session
+    from seqserve.client._errors import (
+        Cancelled,
+        DeadlineExceeded,
+        InternalError,
+        InvalidInput,
+        ModelNotFound,
+        ModelNotReady,
+        Overloaded,
+        PermissionDenied,
+        SeqServeError,
+        SessionNotFound,
+        Unauthenticated,
+        Unavailable,
+    )
+    from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+
+_HOMES = {
+    "AsyncClient": "_aio",
+    "AsyncSession": "_aio",
+    "TLS": "_channel",
+    "Client": "_client",
+    "Session": "_client",
+    **dict.fromkeys(
+        (
+            "Cancelled",
+            "DeadlineExceeded",
+            "InternalError",
+            "InvalidInput",
+            "ModelNotFound",
+            "ModelNotReady",
+            "Overloaded",
+            "PermissionDenied",
+            "SeqServeError",
+            "SessionNotFound",
+            "Unauthenticated",
+            "Unavailable",
+        ),
+        "_errors",
+    ),
+    **dict.fromkeys(("Health", "Model", "Prediction", "Snapshot", "Step", "Symbol"), "_results"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'seqserve.client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"seqserve.client.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "TLS",

@@ -7,36 +7,52 @@ import sys
 from pathlib import Path
 
 from seqserve.client import _errors, _render
+from seqserve.client._cli_errors import check_command
 from seqserve.client._cli_inputs import UsageError, number
 from seqserve.client._client import Client, Session
-from seqserve.client._results import Snapshot
+from seqserve.client._results import Model, Snapshot
+
+WORDS = "'help', 'reset', 'snapshot', 'quit'"
 
 
 def cmd_session(client: Client, args: argparse.Namespace) -> int:
-    """Step the symbols given (or read from stdin); at a terminal with none, prompt."""
+    """Step the symbols given (or read from stdin); at a terminal with none, prompt.
+
+    `--save` writes the snapshot when the session ends, also on Ctrl-C.
+    """
+    model = client.info(args.name, version=args.version)
+    check_command(model, "session")
     snapshot = _read_snapshot(args.resume) if args.resume else None
     interactive = not args.symbols and sys.stdin.isatty()
     with client.session(
         args.name, version=args.version, snapshot=snapshot, session_id=args.attach
     ) as session:
-        if interactive:
-            _interactive(session, args.name, args.json)
-        else:
-            words = args.symbols or [w for line in sys.stdin for w in line.split()]
-            for word in words:
-                if not _session_word(session, word, args.json):
-                    break
+        try:
+            if interactive:
+                _interactive(session, model, args.json)
+            else:
+                words = args.symbols or [w for line in sys.stdin for w in line.split()]
+                for word in words:
+                    if not _session_word(session, model, word, args.json):
+                        break
+        except KeyboardInterrupt:
+            if args.save:
+                _write_snapshot(args.save, session.snapshot())
+                print(f"\nsnapshot saved to {args.save}", file=sys.stderr, flush=True)
+            raise
         if args.save:
             _write_snapshot(args.save, session.snapshot())
     return 0
 
 
-def _session_word(session: Session, word: str, as_json: bool) -> bool:
+def _session_word(session: Session, model: Model, word: str, as_json: bool) -> bool:
     """Act on one word of a session; False when the word ends the session."""
     command = word.strip().lower()
     if command in ("quit", "exit", "q"):
         return False
-    if command == "reset":
+    if command in ("help", "?"):
+        print(_help(model), file=sys.stderr, flush=True)
+    elif command == "reset":
         session.reset()
     elif command == "snapshot":
         print(session.snapshot().to_json(), flush=True)
@@ -49,10 +65,21 @@ def _session_word(session: Session, word: str, as_json: bool) -> bool:
     return True
 
 
-def _interactive(session: Session, name: str, as_json: bool) -> None:
+def _help(model: Model) -> str:
+    return (
+        f"{model.name} session: type a symbol ({model.input}) to step; the answer is the "
+        "predicted next symbol. Several symbols on one line step in order.\n"
+        "  reset     zero the state\n"
+        "  snapshot  print the state as JSON (resume with --resume FILE)\n"
+        "  help      this text\n"
+        "  quit      end the session (also Ctrl-D)"
+    )
+
+
+def _interactive(session: Session, model: Model, as_json: bool) -> None:
     print(
-        f"{name} session {session.id}: one symbol per line gives the predicted next symbol; "
-        "'reset', 'snapshot', 'quit'",
+        f"{model.name} session {session.id}: one symbol per line gives the predicted next "
+        f"symbol; {WORDS}",
         file=sys.stderr,
     )
     while True:
@@ -63,7 +90,7 @@ def _interactive(session: Session, name: str, as_json: bool) -> None:
             return
         for word in line.split():
             try:
-                if not _session_word(session, word, as_json):
+                if not _session_word(session, model, word, as_json):
                     return
             except _errors.InvalidInput as exc:
                 print(f"seqserve: error: {exc.message}", file=sys.stderr, flush=True)

@@ -22,11 +22,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
+from seqserve.client import _cli_errors, _cli_session, _errors, _render, _wire
 from seqserve.client import _cli_inputs as inputs
-from seqserve.client import _cli_session, _errors, _render, _wire
 from seqserve.client._channel import TLS
 from seqserve.client._client import DEFAULT_TARGET, Client
 from seqserve.client._results import Prediction, Symbol
+from seqserve.v1 import seqserve_pb2 as pb
 
 EXIT_OK = 0
 EXIT_NOT_SERVING = 1
@@ -50,9 +51,30 @@ EXIT_CODES: dict[type[_errors.SeqServeError], int] = {
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_BATCH = 64
+DEFAULT_PORT = 50051
 
 
 # ------------------------------------------------------------------ arguments
+
+
+FORMATS = "what a model accepts: `seqserve info MODEL` (its input line), or `seqserve models`"
+
+EXAMPLES = {
+    "models": ["seqserve models", "seqserve models --json"],
+    "info": ["seqserve info addition", "seqserve info reverse --version 1 --json"],
+    "predict": [
+        'seqserve predict addition "3+10"',
+        "seqserve predict reverse 1 2 3 4 5 6",
+        "printf '1+2\\n3+4\\n' | seqserve predict addition --file -",
+    ],
+    "stream": ["seqserve stream reverse 1 2 3 4 5 6"],
+    "session": [
+        "seqserve session recall                        (interactive; type help)",
+        "seqserve session recall 3 0 1 2 --save s.json",
+        "seqserve session recall --resume s.json 0",
+    ],
+    "health": ["seqserve health", "seqserve health --service seqserve.v1.SeqServe"],
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,48 +83,98 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqserve",
         description="Query a seqserve model server.",
-        epilog="Exit codes: 0 ok, 1 not serving (health), 2 usage, 3 invalid input, "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{_examples(*(line for lines in EXAMPLES.values() for line in lines[:1]))}\n\n"
+        "Exit codes: 0 ok, 1 not serving (health), 2 usage, 3 invalid input, "
         "4 model not found, 5 session not found, 6 model not ready, 7 overloaded, "
         "8 deadline exceeded, 9 unavailable, 10 unauthenticated, 11 permission denied, "
         "12 internal error, 13 cancelled, 130 interrupted.",
     )
+    parser.add_argument(
+        "--version", action="version", version=_version_text(), help="show versions and exit"
+    )
     _add_connection(parser, None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_, description=help_, parents=[common])
+    def command(name: str, help_: str, formats: bool = False) -> argparse.ArgumentParser:
+        epilog = _examples(*EXAMPLES[name]) + (f"\n\n{FORMATS}" if formats else "")
+        return commands.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            parents=[common],
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     command("models", "list the models: name, kind, input, output, version, ready")
-    info = command("info", "show one model's manifest")
-    info.add_argument("name")
+    info = command("info", "show one model's manifest: what it accepts and answers")
+    info.add_argument("name", help="model name (see `seqserve models`)")
     _add_version(info)
 
-    predict = command("predict", "predict for one input, or many from a file (one per line)")
-    predict.add_argument("name")
+    predict = command(
+        "predict", "predict for one input, or many from a file (one per line)", formats=True
+    )
+    predict.add_argument("name", help="model name (see `seqserve models`)")
     predict.add_argument("input", nargs="*", help='a text ("3+10") or numbers (1 2 3)')
-    predict.add_argument("--file", "-f", metavar="PATH", help="inputs one per line; - is stdin")
-    predict.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH, metavar="N")
+    predict.add_argument(
+        "--file", "-f", metavar="PATH", help="inputs one per line; - is stdin (default: none)"
+    )
+    predict.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=DEFAULT_BATCH,
+        metavar="N",
+        help=f"inputs of --file sent per call (default: {DEFAULT_BATCH})",
+    )
     _add_version(predict)
 
-    stream = command("stream", "predict one input, printing symbols as they are decoded")
-    stream.add_argument("name")
-    stream.add_argument("input", nargs="+")
+    stream = command(
+        "stream", "predict one input, printing symbols as they are decoded", formats=True
+    )
+    stream.add_argument("name", help="model name (see `seqserve models`)")
+    stream.add_argument("input", nargs="+", help='a text ("3+10") or numbers (1 2 3)')
     _add_version(stream)
 
     session = command(
         "session",
         "a stateful session: symbols as arguments, from stdin, or an interactive prompt",
+        formats=True,
     )
-    session.add_argument("name")
-    session.add_argument("symbols", nargs="*", help="symbols to step (or reset)")
-    session.add_argument("--resume", metavar="FILE", help="resume from a saved snapshot")
-    session.add_argument("--save", metavar="FILE", help="save a snapshot at the end")
-    session.add_argument("--attach", metavar="ID", help="re-attach to a live session by id")
+    session.add_argument("name", help="a stateful_step model (see `seqserve models`)")
+    session.add_argument("symbols", nargs="*", help="symbols to step, or reset / snapshot / quit")
+    session.add_argument(
+        "--resume", metavar="FILE", help="resume from a saved snapshot (default: a new session)"
+    )
+    session.add_argument(
+        "--save",
+        metavar="FILE",
+        help="save a snapshot at the end, also on Ctrl-C (default: not saved)",
+    )
+    session.add_argument(
+        "--attach", metavar="ID", help="re-attach to a live session by id (default: a new one)"
+    )
     _add_version(session)
 
     health = command("health", "the server's health; exit 0 when SERVING")
-    health.add_argument("--service", default="", help="a service name (default: the server)")
+    health.add_argument("--service", default="", help="a service name (default: the whole server)")
     return parser
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"seqserve {of('seqserve-client')} (grpcio {of('grpcio')}, protobuf {of('protobuf')})"
 
 
 def _add_connection(parser: argparse.ArgumentParser, default: str | None) -> None:
@@ -113,22 +185,63 @@ def _add_connection(parser: argparse.ArgumentParser, default: str | None) -> Non
     group.add_argument(
         "--target",
         default=d(os.environ.get("SEQSERVE_TARGET", DEFAULT_TARGET)),
-        help="host:port, several comma-separated, or dns:///name:port "
-        f"(env SEQSERVE_TARGET; default {DEFAULT_TARGET})",
+        help=f"host[:port] (port default {DEFAULT_PORT}), several comma-separated, or "
+        f"dns:///name:port (env SEQSERVE_TARGET; default: {DEFAULT_TARGET})",
     )
-    group.add_argument("--timeout", type=float, default=d(DEFAULT_TIMEOUT), metavar="SECONDS")
-    group.add_argument("--json", action="store_true", default=d(False), help="JSON output")
-    group.add_argument("--tls", action="store_true", default=d(False), help="TLS, system roots")
-    group.add_argument("--tls-ca", default=d(None), metavar="PEM", help="TLS root certificates")
-    group.add_argument("--tls-cert", default=d(None), metavar="PEM", help="client certificate")
-    group.add_argument("--tls-key", default=d(None), metavar="PEM", help="client private key")
-    group.add_argument("--tls-server-name", default=d(None), metavar="NAME")
-    group.add_argument("--token", default=d(None), help="bearer token (env SEQSERVE_TOKEN)")
-    group.add_argument("--token-file", default=d(None), metavar="PATH")
+    group.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=d(DEFAULT_TIMEOUT),
+        metavar="SECONDS",
+        help=f"deadline of each call (default: {DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=d(False), help="JSON output (default: text)"
+    )
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        default=d(False),
+        help="TLS with the system's root certificates (default: plaintext)",
+    )
+    group.add_argument(
+        "--tls-ca",
+        default=d(None),
+        metavar="PEM",
+        help="TLS root certificates; implies --tls (default: the system's)",
+    )
+    group.add_argument(
+        "--tls-cert",
+        default=d(None),
+        metavar="PEM",
+        help="client certificate for mutual TLS, with --tls-key (default: none)",
+    )
+    group.add_argument(
+        "--tls-key", default=d(None), metavar="PEM", help="client private key (default: none)"
+    )
+    group.add_argument(
+        "--tls-server-name",
+        default=d(None),
+        metavar="NAME",
+        help="the name the server certificate must carry (default: the target's host)",
+    )
+    group.add_argument(
+        "--token",
+        default=d(None),
+        help="bearer token (env SEQSERVE_TOKEN; default: none)",
+    )
+    group.add_argument(
+        "--token-file",
+        default=d(None),
+        metavar="PATH",
+        help="file holding the bearer token (default: none)",
+    )
 
 
 def _add_version(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", type=int, default=0, help="model version (0: newest)")
+    parser.add_argument(
+        "--version", type=int, default=0, help="model version (default: 0, the newest)"
+    )
 
 
 def _positive(text: str) -> int:
@@ -136,6 +249,31 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def with_default_port(target: str, port: int = DEFAULT_PORT) -> str:
+    """`localhost` -> `localhost:50051`: each host of a plain target gets the seqserve port."""
+    if "://" in target or target.split(":", 1)[0] in ("dns", "ipv4", "ipv6", "unix"):
+        return target
+    return ",".join(_with_port(part.strip(), port) for part in target.split(",") if part.strip())
+
+
+def _with_port(part: str, port: int) -> str:
+    if part.startswith("["):  # [v6] or [v6]:port
+        return part if "]:" in part else f"{part}:{port}"
+    if part.count(":") > 1:  # a bare IPv6 address
+        return f"[{part}]:{port}"
+    return part if ":" in part else f"{part}:{port}"
 
 
 def _tls(args: argparse.Namespace) -> TLS | None:
@@ -179,8 +317,15 @@ def cmd_info(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _model_for(client: Client, args: argparse.Namespace) -> pb.ModelInfo:
+    """The manifest of the model named on the command line, refused for the wrong command."""
+    model = client.info(args.name, version=args.version)
+    _cli_errors.check_command(model, args.command)
+    return model.info
+
+
 def cmd_predict(client: Client, args: argparse.Namespace) -> int:
-    info = client.info(args.name, version=args.version).info
+    info = _model_for(client, args)
     if args.file is None:
         if not args.input:
             raise inputs.UsageError("give an input, or --file PATH (- for stdin)")
@@ -206,7 +351,7 @@ def _print_prediction(result: Prediction, as_json: bool) -> None:
 
 
 def cmd_stream(client: Client, args: argparse.Namespace) -> int:
-    info = client.info(args.name, version=args.version).info
+    info = _model_for(client, args)
     item = cast(_wire.Item, inputs.parse_item(info, " ".join(args.input)))
     shown = 0
     for event in client.stream(args.name, item, version=args.version):
@@ -272,13 +417,19 @@ def _is_option(word: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    target = with_default_port(args.target)
+    tls: TLS | None = None
     try:
-        with Client(
-            args.target, timeout=args.timeout, tls=_tls(args), token=_token(args)
-        ) as client:
-            return COMMANDS[args.command](client, args)
+        tls = _tls(args)
+        with Client(target, timeout=args.timeout, tls=tls, token=_token(args)) as client:
+            try:
+                return COMMANDS[args.command](client, args)
+            except _errors.ModelNotFound as exc:
+                if getattr(args, "name", None) is None:
+                    raise
+                raise _cli_errors.suggest_model(exc, args.name, client.models) from None
     except _errors.SeqServeError as exc:
-        return _fail(exc.message, exit_code(exc))
+        return _fail(_cli_errors.explain(exc, target, tls is not None), exit_code(exc))
     except inputs.UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
