@@ -26,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Every flag can also be set as the environment variable shown.",
         argument_default=argparse.SUPPRESS,
     )
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        help="show the version, with python, onnxruntime, grpc and the devices, and exit",
+    )
     for name, field in Settings.model_fields.items():
         flag = "--" + name.replace("_", "-")
         env = f"SEQSERVE_{name.upper()}"
@@ -38,6 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             parser.add_argument(flag, metavar=name.split("_")[-1].upper(), help=text)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`: onnxruntime loads only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from seqserve.server.about import version_line
+
+        print(version_line())
+        parser.exit()
 
 
 def _show(value: object) -> str:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from seqserve.server import __version__, heap, metrics
+from seqserve.server import about, heap, metrics
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.server import create_server, set_health
 from seqserve.server.repository.reload import Reloader
@@ -58,7 +58,7 @@ class App:
     def _start_metrics(self) -> None:
         """Readiness and build info for /metrics; the endpoint itself when a port is set."""
         metrics.watch_models(self._versions)
-        metrics.set_build_info(__version__, device=self.settings.device.value)
+        metrics.set_build_info(about.build(self.settings.device.value))
         if self.settings.metrics_port:
             self.metrics_port = metrics.serve(self.settings.host, self.settings.metrics_port)
 

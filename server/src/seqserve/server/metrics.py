@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import platform
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -368,19 +367,9 @@ def model_loaded(model: str, version: int, seconds: float) -> None:
     MODEL_LOAD_SECONDS.labels(model, str(version)).set(seconds)
 
 
-def set_build_info(version: str, **extra: str) -> None:
-    import grpc
-    import onnxruntime
-
-    BUILD.info(
-        {
-            "version": version,
-            "python": platform.python_version(),
-            "onnxruntime": str(onnxruntime.__version__),
-            "grpc": str(grpc.__version__),
-            **extra,
-        }
-    )
+def set_build_info(info: dict[str, str]) -> None:
+    """`seqserve_build_info` labels: `about.build()`."""
+    BUILD.info(info)
 
 
 def serve(host: str, port: int) -> int:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health_pb2_grpc
 
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
 from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.grpc.discovery import HealthServicer, enable_reflection
+from seqserve.server.grpc.kserve.messages import pb as kserve_pb
 from seqserve.server.grpc.malformed import MalformedRequestInterceptor
 from seqserve.server.grpc.observe import ObserveInterceptor
 from seqserve.server.grpc.servicer import SeqServeServicer
@@ -19,18 +20,21 @@ from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
-SERVICE = pb.DESCRIPTOR.services_by_name["SeqServe"].full_name
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+API = (
+    pb.DESCRIPTOR.services_by_name["SeqServe"],
+    kserve_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"],
+)
+SERVICE = API[0].full_name
+SERVICES = tuple(service.full_name for service in API)  # what health answers for
 
 
 def create_server(
     settings: Settings, core: InferenceCore
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """A bound (not yet started) server; port 0 picks a free port, returned here.
 
-    Health starts NOT_SERVING for "" and for the seqserve.v1 service; the caller flips it
-    once the models are loaded.
+    Health starts NOT_SERVING for "" and for every served API; the caller flips it once the
+    models are loaded.
     """
     limit = settings.max_message_bytes
     tokens = load_tokens(settings)
@@ -54,11 +58,10 @@ def create_server(
     )
     pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)  # type: ignore[no-untyped-call]
     kserve.add_to_server(server, core)  # inference.GRPCInferenceService, same core
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
     if settings.reflection:
-        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+        enable_reflection(server, API)
     address = f"{_host(settings.host)}:{settings.port}"
     credentials = server_credentials(settings)
     try:
@@ -73,10 +76,8 @@ def create_server(
     return server, port, health_servicer
 
 
-async def set_health(servicer: health.aio.HealthServicer, serving: bool) -> None:
-    status = SERVING if serving else NOT_SERVING
-    for name in ("", SERVICE):
-        await servicer.set(name, status)
+async def set_health(servicer: HealthServicer, serving: bool) -> None:
+    await servicer.set_all(SERVICES, serving)
 
 
 def _host(host: str) -> str:
