@@ -1,13 +1,10 @@
 """What a tool with no .proto finds on the port: reflection (v1 and v1alpha), health, versions.
 
-Reflection is read with grpcio-reflection's own client (`ProtoReflectionDescriptorDatabase`)
-and, where the Debian package is installed, with `grpcurl`.
+Reflection is read with grpcio-reflection's own client (`ProtoReflectionDescriptorDatabase`).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import sys
 from typing import Any
@@ -23,7 +20,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from seqserve.server import __version__
 
-SERVICES = ["inference.GRPCInferenceService", "seqserve.v1.SeqServe"]
+SERVICES = ["inference.GRPCInferenceService", "seqserve.v1.ModelControl", "seqserve.v1.SeqServe"]
 REFLECTION = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -86,7 +83,7 @@ def test_health_answers_every_served_api(server_target: str) -> None:
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert error.details() == (
         "unknown service 'nope'; health answers '', 'inference.GRPCInferenceService', "
-        "'seqserve.v1.SeqServe'"
+        "'seqserve.v1.ModelControl', 'seqserve.v1.SeqServe'"
     )
 
 
@@ -104,29 +101,3 @@ def test_server_version() -> None:
     assert done.stdout.startswith(f"seqserve-server {__version__} (python ")
     assert f"onnxruntime {onnxruntime.__version__}" in done.stdout
     assert f"grpc {grpc_module.__version__}" in done.stdout and "devices: cpu" in done.stdout
-
-
-GRPCURL = shutil.which("grpcurl")
-
-
-@pytest.mark.skipif(GRPCURL is None, reason="grpcurl is not installed (Debian package grpcurl)")
-def test_grpcurl_with_no_proto(server_target: str) -> None:
-    def grpcurl(*args: str) -> str:
-        done = subprocess.run(
-            [str(GRPCURL), "-plaintext", *args], capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    assert set(grpcurl(server_target, "list").split()) >= set(SERVICES)
-    metadata = json.loads(grpcurl(server_target, "inference.GRPCInferenceService/ServerMetadata"))
-    assert metadata["name"] == "seqserve" and metadata["version"] == __version__
-    answer = json.loads(
-        grpcurl(
-            "-d",
-            '{"model": "addition", "inputs": [{"text": "3+10"}]}',
-            server_target,
-            "seqserve.v1.SeqServe/Predict",
-        )
-    )
-    assert answer["results"][0]["text"] == "13"

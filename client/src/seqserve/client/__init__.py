@@ -36,7 +36,15 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
-    from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+    from seqserve.client._results import (
+        Health,
+        Model,
+        ModelVersion,
+        Prediction,
+        Snapshot,
+        Step,
+        Symbol,
+    )
 
 _HOMES = {
     "AsyncClient": "_aio",
@@ -61,7 +69,9 @@ _HOMES = {
         ),
         "_errors",
     ),
-    **dict.fromkeys(("Health", "Model", "Prediction", "Snapshot", "Step", "Symbol"), "_results"),
+    **dict.fromkeys(
+        ("Health", "Model", "ModelVersion", "Prediction", "Snapshot", "Step", "Symbol"), "_results"
+    ),
 }
 
 
@@ -91,6 +101,7 @@ __all__ = [
     "Model",
     "ModelNotFound",
     "ModelNotReady",
+    "ModelVersion",
     "Overloaded",
     "PermissionDenied",
     "Prediction",

@@ -12,7 +12,15 @@ import grpc
 from seqserve.client import _wire
 from seqserve.client._channel import TLSOption, sync_channel
 from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
-from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
+from seqserve.client._results import (
+    Health,
+    Model,
+    ModelVersion,
+    Prediction,
+    Snapshot,
+    Step,
+    Symbol,
+)
 from seqserve.v1 import seqserve_pb2 as pb
 
 DEFAULT_TARGET = "localhost:50051"
@@ -80,6 +88,41 @@ class Client(_wire.Connection[grpc.Channel]):
         if (name, version) not in self._manifests:
             self.info(name, version=version, timeout=timeout)
         return self._manifests.get((name, version))
+
+    # -------------------------------------------------------------- model control
+
+    def load(
+        self, name: str, *, version: int = 0, timeout: float | None = None
+    ) -> list[ModelVersion]:
+        """Load (or reload) a model's versions, or one, on a server started with
+        `--model-control explicit`; returns once they are loaded, with their states."""
+        return self._control_call(self._control.Load, name, version, timeout)
+
+    def unload(
+        self, name: str, *, version: int = 0, timeout: float | None = None
+    ) -> list[ModelVersion]:
+        """Unload a model's versions, or one; returns once their calls and sessions ended."""
+        return self._control_call(self._control.Unload, name, version, timeout)
+
+    def _control_call(
+        self, method: Any, name: str, version: int, timeout: float | None
+    ) -> list[ModelVersion]:
+        self._forget(name)
+        with translated():
+            response = method(
+                pb.ModelControlRequest(model=name, version=version),
+                timeout=self._deadline(timeout),
+                metadata=self._metadata,
+            )
+        return _wire.versions(response)
+
+    def repository(self, *, timeout: float | None = None) -> list[ModelVersion]:
+        """Every version in the server's repository, loaded or not, with its state."""
+        with translated():
+            response = self._control.Index(
+                pb.IndexRequest(), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        return _wire.versions(response)
 
     # -------------------------------------------------------------- predict
 

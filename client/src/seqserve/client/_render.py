@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from seqserve.client._results import Model, Prediction, Step, Symbol
+from seqserve.client._results import Model, ModelVersion, Prediction, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -49,6 +49,12 @@ def models(found: Sequence[Model]) -> str:
     for model in found:
         ready = "yes" if model.ready else f"no: {model.reason}" if model.reason else "no"
         rows.append([model.name, model.kind, model.input, model.output, str(model.version), ready])
+    return table(rows)
+
+
+def versions(found: Sequence[ModelVersion]) -> str:
+    rows = [["NAME", "VERSION", "STATE", "REASON"]]
+    rows += [[v.model, str(v.version), v.state, v.reason] for v in found]
     return table(rows)
 
 

@@ -11,7 +11,16 @@ from google.protobuf import json_format
 from seqserve.client import codecs
 from seqserve.v1 import seqserve_pb2 as pb
 
-__all__ = ["Health", "Model", "Prediction", "Snapshot", "Step", "Symbol", "kind_name"]
+__all__ = [
+    "Health",
+    "Model",
+    "ModelVersion",
+    "Prediction",
+    "Snapshot",
+    "Step",
+    "Symbol",
+    "kind_name",
+]
 
 
 def kind_name(kind: int) -> str:
@@ -211,6 +220,33 @@ class Model:
             "input": self.input,
             "output": self.output,
             "manifest": dict(manifest),
+        }
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version in the server's repository: loaded or not, and why not."""
+
+    model: str
+    version: int
+    state: str  # READY, LOADING, UNLOADING, UNAVAILABLE
+    reason: str
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "READY"
+
+    @classmethod
+    def from_message(cls, status: pb.VersionStatus) -> ModelVersion:
+        state = pb.VersionState.Name(status.state).removeprefix("VERSION_STATE_")
+        return cls(status.model, status.version, state, status.reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "state": self.state,
+            "reason": self.reason,
         }
 
 

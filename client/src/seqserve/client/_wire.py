@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from seqserve.client import _health, codecs
 from seqserve.client._channel import call_metadata
 from seqserve.client._errors import InternalError, InvalidInput
-from seqserve.client._results import Model, Prediction, Snapshot, Step, Symbol
+from seqserve.client._results import Model, ModelVersion, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -33,12 +33,18 @@ class Connection(Generic[C]):
         self.timeout = timeout
         self._channel = channel
         self._stub: Any = pb_grpc.SeqServeStub(channel)  # type: ignore[no-untyped-call]
+        self._control: Any = pb_grpc.ModelControlStub(channel)  # type: ignore[no-untyped-call]
         self._check = _health.check_call(channel)
         self._metadata = call_metadata(token)
         self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
 
     def _deadline(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is None else timeout
+
+    def _forget(self, name: str) -> None:
+        """Drop the cached manifests of a model that was loaded or unloaded."""
+        for key in [key for key in self._manifests if key[0] == name]:
+            del self._manifests[key]
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,10 @@ def stream_event(
 
 def models(response: pb.ListModelsResponse) -> list[Model]:
     return [Model.from_message(status) for status in response.models]
+
+
+def versions(response: pb.ModelControlResponse) -> list[ModelVersion]:
+    return [ModelVersion.from_message(status) for status in response.versions]
 
 
 # ------------------------------------------------------------------ sessions

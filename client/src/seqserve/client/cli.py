@@ -8,6 +8,8 @@
     seqserve stream reverse 1 2 3 4 5 6      symbols as they are decoded
     seqserve session recall                  interactive; or symbols as arguments
     seqserve health                          exit 0 when SERVING
+    seqserve load addition                   --model-control explicit: load, unload
+    seqserve models --all                    every version on disk, with its state
 
 Errors print the server's message on one line to stderr and exit with the code of
 their class (`EXIT_CODES`); there is never a traceback.
@@ -26,7 +28,7 @@ from seqserve.client import _cli_errors, _cli_session, _errors, _render, _wire
 from seqserve.client import _cli_inputs as inputs
 from seqserve.client._channel import TLS
 from seqserve.client._client import DEFAULT_TARGET, Client
-from seqserve.client._results import Prediction, Symbol
+from seqserve.client._results import ModelVersion, Prediction, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 
 EXIT_OK = 0
@@ -60,7 +62,7 @@ DEFAULT_PORT = 50051
 FORMATS = "what a model accepts: `seqserve info MODEL` (its input line), or `seqserve models`"
 
 EXAMPLES = {
-    "models": ["seqserve models", "seqserve models --json"],
+    "models": ["seqserve models", "seqserve models --all", "seqserve models --json"],
     "info": ["seqserve info addition", "seqserve info reverse --version 1 --json"],
     "predict": [
         'seqserve predict addition "3+10"',
@@ -74,6 +76,8 @@ EXAMPLES = {
         "seqserve session recall --resume s.json 0",
     ],
     "health": ["seqserve health", "seqserve health --service seqserve.v1.SeqServe"],
+    "load": ["seqserve load addition", "seqserve load addition --version 2"],
+    "unload": ["seqserve unload addition", "seqserve unload addition --version 1"],
 }
 
 
@@ -107,7 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    command("models", "list the models: name, kind, input, output, version, ready")
+    models = command("models", "list the models: name, kind, input, output, version, ready")
+    models.add_argument(
+        "--all",
+        action="store_true",
+        help="every version in the repository, loaded or not, with its state and reason "
+        "(default: the loaded models)",
+    )
     info = command("info", "show one model's manifest: what it accepts and answers")
     info.add_argument("name", help="model name (see `seqserve models`)")
     _add_version(info)
@@ -155,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--attach", metavar="ID", help="re-attach to a live session by id (default: a new one)"
     )
     _add_version(session)
+
+    control = "(a server started with --model-control explicit; an admin token when tokens are on)"
+    load = command("load", f"load or reload a model's versions, or one {control}")
+    load.add_argument("name", help="model folder name in the server's repository")
+    _add_version(load, "version to load (default: 0, every version the server keeps)")
+    unload = command(
+        "unload", f"unload a model, once its calls and sessions in flight end {control}"
+    )
+    unload.add_argument("name", help="model name (see `seqserve models`)")
+    _add_version(unload, "version to unload (default: 0, every loaded version)")
 
     health = command("health", "the server's health; exit 0 when SERVING")
     health.add_argument("--service", default="", help="a service name (default: the whole server)")
@@ -238,10 +258,10 @@ def _add_connection(parser: argparse.ArgumentParser, default: str | None) -> Non
     )
 
 
-def _add_version(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--version", type=int, default=0, help="model version (default: 0, the newest)"
-    )
+def _add_version(
+    parser: argparse.ArgumentParser, help_: str = "model version (default: 0, the newest)"
+) -> None:
+    parser.add_argument("--version", type=int, default=0, help=help_)
 
 
 def _positive(text: str) -> int:
@@ -303,6 +323,8 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def cmd_models(client: Client, args: argparse.Namespace) -> int:
+    if args.all:
+        return _print_versions(client.repository(), args.json)
     found = client.models()
     if args.json:
         print(_render.to_json([m.to_dict() for m in found]))
@@ -373,6 +395,22 @@ def cmd_stream(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_load(client: Client, args: argparse.Namespace) -> int:
+    return _print_versions(client.load(args.name, version=args.version), args.json)
+
+
+def cmd_unload(client: Client, args: argparse.Namespace) -> int:
+    return _print_versions(client.unload(args.name, version=args.version), args.json)
+
+
+def _print_versions(versions: list[ModelVersion], as_json: bool) -> int:
+    if as_json:
+        print(_render.to_json([v.to_dict() for v in versions]))
+    elif versions:
+        print(_render.versions(versions))
+    return EXIT_OK
+
+
 def cmd_health(client: Client, args: argparse.Namespace) -> int:
     health = client.health(args.service)
     print(_render.to_json({"status": health.status}) if args.json else health.status)
@@ -386,6 +424,8 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "stream": cmd_stream,
     "session": _cli_session.cmd_session,
     "health": cmd_health,
+    "load": cmd_load,
+    "unload": cmd_unload,
 }
 
 

@@ -8,6 +8,7 @@ import enum
 import logging
 import signal
 import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         annotation: Any = field.annotation
         if annotation is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+        elif typing.get_origin(annotation) is list:
+            parser.add_argument(flag, action="append", metavar="NAME", help=text)
         elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
             parser.add_argument(flag, choices=[m.value for m in annotation], help=text)
         else:

@@ -12,8 +12,9 @@ from pathlib import Path
 from seqserve.server import about, heap, metrics
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.server import create_server, set_health
+from seqserve.server.repository.control import ModelControl
 from seqserve.server.repository.reload import Reloader
-from seqserve.server.settings import Settings
+from seqserve.server.settings import ModelControlMode, Settings
 
 log = logging.getLogger("seqserve.server")
 
@@ -24,9 +25,10 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.core = InferenceCore(settings)
-        self.server, self.port, self.health = create_server(settings, self.core)
-        self._stopping = asyncio.Event()
         self.reloader = Reloader(self.core.repository, settings.poll, self.core.sessions.holding)
+        self.control = ModelControl(self.core.repository, self.reloader, settings.model_control)
+        self.server, self.port, self.health = create_server(settings, self.core, self.control)
+        self._stopping = asyncio.Event()
         self.metrics_port: int | None = None
 
     async def start(self) -> None:
@@ -68,7 +70,11 @@ class App:
         ]
 
     def request_reload(self) -> None:
-        """SIGHUP: scan the repository for new, changed or vanished versions now."""
+        """SIGHUP: scan the repository for new, changed or vanished versions now (not with
+        --model-control explicit, which loads what it is asked)."""
+        if self.control.mode is ModelControlMode.EXPLICIT:
+            log.info("SIGHUP ignored: --model-control explicit loads what it is asked")
+            return
         self.reloader.trigger()
 
     def request_stop(self) -> None:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from functools import partial
 
 from seqserve.server.deadlines import within
 from seqserve.server.engines import Engine, ItemResult, StepEngine, StreamEvent
@@ -20,7 +21,7 @@ from seqserve.server.errors import InvalidInput, ShuttingDown
 from seqserve.server.repository import ModelState, ModelVersion, Repository
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Session, SessionStore
-from seqserve.server.settings import Settings
+from seqserve.server.settings import ModelControlMode, Settings
 from seqserve.server.validation import ValidPredict, ValidState
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,11 @@ class InferenceCore:
     # ------------------------------------------------------------ lifecycle
 
     async def load(self) -> None:
+        """Load the repository's models (with --model-control explicit, the --load-model ones)."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.repository.load_all)
+        explicit = self.settings.model_control is ModelControlMode.EXPLICIT
+        names = self.settings.load_model if explicit else None
+        await loop.run_in_executor(None, partial(self.repository.load_all, names=names))
         self.repository.start(loop)
         self._evictor = asyncio.create_task(self.sessions.evict_forever(), name="evict-sessions")
         self.loaded = True

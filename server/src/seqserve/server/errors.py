@@ -10,7 +10,8 @@ SeqServeError
 ├── Overloaded           a queue or bound is full; retry later
 ├── DeadlineExceeded     the call's deadline passed before its answer was ready
 ├── ShuttingDown         the server is draining
-└── Starting             models are still loading
+├── Starting             models are still loading
+└── ControlOff           loading and unloading asked of a server not in explicit model control
 ```
 
 The messages are written for the caller: they say what was wrong and what is allowed.
@@ -78,3 +79,11 @@ class ShuttingDown(SeqServeError):
 class Starting(SeqServeError):
     def __init__(self) -> None:
         super().__init__("server is starting (models loading); retry shortly")
+
+
+class ControlOff(SeqServeError):
+    def __init__(self, mode: str) -> None:
+        super().__init__(
+            f"model control is {mode!r}: models load from the repository as it changes; "
+            "start the server with --model-control explicit to load and unload them on request"
+        )

@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Device(enum.StrEnum):
@@ -42,6 +43,15 @@ class GraphOptimization(enum.StrEnum):
     BASIC = "basic"
     EXTENDED = "extended"
     ALL = "all"
+
+
+DEFAULT_POLL = 10.0
+
+
+class ModelControlMode(enum.StrEnum):
+    NONE = "none"
+    POLL = "poll"
+    EXPLICIT = "explicit"
 
 
 class Settings(BaseSettings):
@@ -138,11 +148,27 @@ class Settings(BaseSettings):
         "itself, slower where other processes keep them busy)",
     )
     reflection: bool = Field(True, description="serve gRPC server reflection")
+    model_control: ModelControlMode = Field(
+        ModelControlMode.NONE,
+        description="none: load every model at start, rescan the repository on SIGHUP; "
+        "poll: also rescan every --poll seconds; explicit: load only --load-model models at "
+        "start, then what the ModelControl / RepositoryModelLoad calls ask",
+    )
     poll: float = Field(
         0.0,
         ge=0,
         description="seconds between scans of the repository for new, changed or vanished "
-        "versions (0: only on SIGHUP)",
+        "versions (--model-control poll; a value alone selects poll; 0 with poll: 10)",
+    )
+    load_model: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="--model-control explicit: a model to load at start (repeat the flag, "
+        "or a comma-separated list in the environment variable)",
+    )
+    admin_tokens_file: Path | None = Field(
+        None,
+        description="file of bearer tokens, one per line (# comments), allowed to load and "
+        "unload models; with token authentication on, only these may",
     )
     keep_versions: int = Field(
         0,
@@ -179,6 +205,27 @@ class Settings(BaseSettings):
                 "--worker-policy idle needs Linux's SCHED_IDLE scheduling policy, which this "
                 "platform lacks; use --worker-policy normal"
             )
+        return self
+
+    @field_validator("load_model", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        """Names from repeated flags and/or comma-separated lists."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return value
+        return [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+
+    @model_validator(mode="after")
+    def _model_control_settings_agree(self) -> Settings:
+        if self.model_control is ModelControlMode.NONE and self.poll > 0:
+            self.model_control = ModelControlMode.POLL  # --poll N alone: today's flag
+        if self.model_control is ModelControlMode.POLL and self.poll == 0:
+            self.poll = DEFAULT_POLL
+        if self.load_model and self.model_control is not ModelControlMode.EXPLICIT:
+            raise ValueError("--load-model needs --model-control explicit")
+        if self.model_control is ModelControlMode.EXPLICIT and self.poll > 0:
+            raise ValueError("--poll rescans the repository; --model-control explicit does not")
         return self
 
     @model_validator(mode="after")

@@ -9,19 +9,22 @@ from grpc_health.v1 import health_pb2_grpc
 
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
-from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.grpc.auth import TokenAuthInterceptor, load_admin_tokens, load_tokens
+from seqserve.server.grpc.control import ModelControlServicer
 from seqserve.server.grpc.discovery import HealthServicer, enable_reflection
 from seqserve.server.grpc.kserve.messages import pb as kserve_pb
 from seqserve.server.grpc.malformed import MalformedRequestInterceptor
 from seqserve.server.grpc.observe import ObserveInterceptor
 from seqserve.server.grpc.servicer import SeqServeServicer
 from seqserve.server.grpc.tls import server_credentials
+from seqserve.server.repository.control import ModelControl
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
 API = (
     pb.DESCRIPTOR.services_by_name["SeqServe"],
+    pb.DESCRIPTOR.services_by_name["ModelControl"],
     kserve_pb.DESCRIPTOR.services_by_name["GRPCInferenceService"],
 )
 SERVICE = API[0].full_name
@@ -29,7 +32,7 @@ SERVICES = tuple(service.full_name for service in API)  # what health answers fo
 
 
 def create_server(
-    settings: Settings, core: InferenceCore
+    settings: Settings, core: InferenceCore, control: ModelControl
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """A bound (not yet started) server; port 0 picks a free port, returned here.
 
@@ -38,12 +41,13 @@ def create_server(
     """
     limit = settings.max_message_bytes
     tokens = load_tokens(settings)
+    admin = load_admin_tokens(settings)
     access = logging.INFO if settings.log_access else logging.DEBUG
     interceptors: list[grpc.aio.ServerInterceptor]
-    if tokens:  # observe first (outermost), then auth, then the malformed-bytes guard
+    if tokens or admin:  # observe first (outermost), then auth, then the malformed-bytes guard
         interceptors = [
             ObserveInterceptor(access),
-            TokenAuthInterceptor(tokens),
+            TokenAuthInterceptor(tokens, admin),
             MalformedRequestInterceptor(),
         ]
     else:  # one layer per call: observe also guards against malformed bytes
@@ -57,7 +61,8 @@ def create_server(
         ],
     )
     pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)  # type: ignore[no-untyped-call]
-    kserve.add_to_server(server, core)  # inference.GRPCInferenceService, same core
+    pb_grpc.add_ModelControlServicer_to_server(ModelControlServicer(control), server)  # type: ignore[no-untyped-call]
+    kserve.add_to_server(server, core, control)  # inference.GRPCInferenceService, same core
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -31,6 +31,7 @@ STATUS: dict[type[errors.SeqServeError], grpc.StatusCode] = {
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     errors.Starting: grpc.StatusCode.UNAVAILABLE,
+    errors.ControlOff: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 R = TypeVar("R")

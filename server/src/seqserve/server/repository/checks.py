@@ -38,11 +38,10 @@ def sha256_of(path: Path) -> str:
 
 
 def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.GraphFile]:
-    """The manifest matches its folder and names the graphs its kind needs; returns them by role."""
+    """The manifest matches its model folder and names the graphs its kind needs; returns them
+    by role. The version folder names the version (`load_version` sets it in `info`)."""
     if info.name != name:
         raise LoadError(f"manifest name {info.name!r} does not match folder {name!r}")
-    if info.version != version:
-        raise LoadError(f"manifest version {info.version} does not match folder {version}")
     if info.kind not in ROLES:
         raise LoadError(f"unsupported serving kind {pb.ServingKind.Name(info.kind)}")
     graphs = {g.role: g for g in info.graphs}

@@ -56,6 +56,10 @@ def load_version(
             info = read_manifest(folder)
         except Exception as exc:  # unreadable or malformed JSON, unknown fields
             raise LoadError(f"model.json unreadable: {_short(exc)}") from exc
+        if info.version not in (0, version):  # a copy of another version: the folder names it
+            log.info("model %s: manifest of version %d served as version %d, as its folder "
+                     "is named", name, info.version, version)  # fmt: skip
+        info.version = version
         engine = _build(folder, name, version, info, factory, settings)
     except LoadError as exc:
         log.error("model %s version %d not ready: %s", name, version, exc)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqserve.server.errors import ModelNotFound, ModelNotReady, VersionNotFound
+from seqserve.server.errors import ModelNotFound, ModelNotReady, StartupError, VersionNotFound
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
@@ -49,11 +49,20 @@ class Repository:
         self._models: dict[str, dict[int, ModelVersion]] = {}
         self._notes: dict[str, str] = {}  # per model, from hot reload (reload.py)
 
-    def load_all(self, workers: int = 2) -> None:
+    def load_all(self, workers: int = 2, names: list[str] | None = None) -> None:
         """Load each model's versions newest first, as many as it keeps (in a small pool, a
-        model per task: onnxruntime releases the GIL)."""
+        model per task: onnxruntime releases the GIL); only the models `names` if given."""
         found = scan(self._settings.models)
-        if not found:
+        if names is not None:
+            missing = [name for name in names if name not in found]
+            if missing:
+                known = ", ".join(found) or "none"
+                raise StartupError(
+                    f"--load-model {', '.join(missing)}: not in {self._settings.models} "
+                    f"(models: {known})"
+                )
+            found = {name: versions for name, versions in found.items() if name in names}
+        elif not found:
             log.warning("no models under %s", self._settings.models)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
             loaded = list(pool.map(self._load_model, found.keys(), found.values()))
@@ -136,6 +145,9 @@ class Repository:
         """Resolve `mv` no more (requests naming it get NOT_FOUND); calls and sessions that
         hold it finish on it, and whoever retires it stops its engine after them."""
         del self._models[mv.name][mv.version]
+        if not self._models[mv.name]:  # its last version: the model is gone
+            del self._models[mv.name]
+            self._notes.pop(mv.name, None)
 
     def note(self, name: str) -> str:
         return self._notes.get(name, "")

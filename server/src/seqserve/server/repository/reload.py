@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqserve.server import heap
+from seqserve.server.errors import ModelNotFound, VersionNotFound
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.repository.registry import Repository, scan
 
@@ -70,6 +71,9 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[Key, Fingerprint | None] = {}  # files as loaded (or as refused)
+        self._loading: set[Key] = set()
+        self._retiring: dict[Key, ModelVersion] = {}  # retired, waiting for calls to end
+        self._unloaded: set[Key] = set()  # unloaded when asked, not loaded since
         self.checks = 0
 
     async def start(self) -> None:
@@ -121,25 +125,42 @@ class Reloader:
                     if mv is not None:
                         loaded.append(mv)
                 for old in self._repository.surplus(name):
-                    self._retire(old)
+                    self._retire(old, f"keep_versions {self._repository.settings.keep_versions}")
             await self._report(found)
             self.checks += 1
             return loaded
 
-    async def _consider(self, name: str, version: int, folder: Path) -> ModelVersion | None:
+    async def _consider(
+        self, name: str, version: int, folder: Path, reload: bool = False
+    ) -> ModelVersion | None:
+        """Load a version not loaded yet, or refused and changed since; with `reload`, also
+        a loaded one whose files changed (the new copy replaces it once ready)."""
         loop = asyncio.get_running_loop()
         key = (name, version)
         current = self._repository.get(name, version)
         prints = await loop.run_in_executor(None, fingerprint, folder)
-        if current is not None and (current.ready or self._seen.get(key) == prints):
+        unchanged = self._seen.get(key) == prints
+        if current is not None and (unchanged or (current.ready and not reload)):
             return None  # loaded, or refused and unchanged since
         repository = self._repository
-        mv = await loop.run_in_executor(
-            None, load_version, folder, name, version, repository.factory, repository.settings
-        )
-        self._seen[key] = prints
+        self._loading.add(key)
+        try:
+            mv = await loop.run_in_executor(
+                None, load_version, folder, name, version, repository.factory, repository.settings
+            )
+        finally:
+            self._loading.discard(key)
+        self._unloaded.discard(key)
         if mv.engine is not None:
             mv.engine.start(loop)
+        if current is not None and current.ready:
+            if not mv.ready:  # the loaded copy keeps serving
+                self._seen[key] = prints
+                log.error("reload: model %s version %d: changed files refused: %s",
+                          name, version, mv.reason)  # fmt: skip
+                return mv
+            self._retire(current, "replaced by its changed files")
+        self._seen[key] = prints
         repository.add(mv)
         if mv.ready:
             serving = repository.resolve(name).version
@@ -153,21 +174,26 @@ class Reloader:
             log.error("reload: model %s version %d refused: %s", name, version, mv.reason)
         return mv
 
-    def _retire(self, mv: ModelVersion) -> None:
-        self._repository.retire(mv)
-        self._seen.pop((mv.name, mv.version), None)
+    def _retire(self, mv: ModelVersion, why: str) -> asyncio.Task[None] | None:
+        """Resolve `mv` no more; unload it once its calls and sessions end (the task)."""
+        if self._repository.get(mv.name, mv.version) is mv:
+            self._repository.retire(mv)
+            self._seen.pop((mv.name, mv.version), None)
         if mv.engine is None:
-            return
+            return None
         log.info(
-            "reload: model %s version %d retired (keep_versions %d); unloading it once its "
-            "calls and sessions end",
+            "reload: model %s version %d retired (%s); unloading it once its calls and "
+            "sessions end",
             mv.name,
             mv.version,
-            self._repository.settings.keep_versions,
+            why,
         )
+        key = (mv.name, mv.version)
+        self._retiring[key] = mv
         task = asyncio.create_task(self._unload(mv), name=f"unload-{mv.name}-{mv.version}")
         self._unloading.add(task)
         task.add_done_callback(self._unloading.discard)
+        return task
 
     async def _unload(self, mv: ModelVersion) -> None:
         engine = mv.engine
@@ -178,8 +204,63 @@ class Reloader:
         finally:  # at shutdown too: the server has stopped serving by then
             await asyncio.get_running_loop().run_in_executor(None, engine.stop)
             mv.engine = None
+            key = (mv.name, mv.version)
+            if self._retiring.get(key) is mv:
+                del self._retiring[key]
             heap.refreeze()
             log.info("reload: model %s version %d unloaded", mv.name, mv.version)
+
+    # ------------------------------------------------------------ model control (control.py)
+
+    async def load(self, name: str, version: int = 0) -> list[Key]:
+        """Load a model's versions as at start (newest first, as many as kept), or the one
+        named; reload those whose files changed. Returns the versions considered."""
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(None, scan, self._repository.root)
+            versions = found.get(name)
+            if versions is None:
+                raise ModelNotFound(name, sorted(found))
+            if version:
+                versions = [(v, folder) for v, folder in versions if v == version]
+                if not versions:
+                    raise VersionNotFound(name, version, [v for v, _ in found[name]])
+            considered: list[Key] = []
+            for v, folder in reversed(versions):
+                if not version and not self._repository.wanted(name, v):
+                    break
+                await self._consider(name, v, folder, reload=True)
+                considered.append((name, v))
+            for old in self._repository.surplus(name):
+                self._retire(old, f"keep_versions {self._repository.settings.keep_versions}")
+            return considered
+
+    async def unload(self, name: str, version: int = 0) -> list[Key]:
+        """Retire a model's loaded versions (or the one named) and wait until each is
+        unloaded: new calls get NOT_FOUND at once, calls and sessions in flight finish."""
+        async with self._lock:
+            self._repository.state(name, version)  # NOT_FOUND for what is not loaded
+            targets = [
+                mv
+                for mv in self._repository.versions()
+                if mv.name == name and (not version or mv.version == version)
+            ]
+            tasks = [self._retire(mv, "unload asked") for mv in targets]
+            self._unloaded.update((mv.name, mv.version) for mv in targets)
+        pending = [task for task in tasks if task is not None]
+        if pending:
+            await asyncio.shield(asyncio.gather(*pending))  # goes on if the caller leaves
+        return [(mv.name, mv.version) for mv in targets]
+
+    def transition(self, key: Key) -> tuple[str, str] | None:
+        """(state, reason) of a version on its way in or out: loading, unloading, unloaded."""
+        if key in self._loading:
+            return "LOADING", "loading"
+        if key in self._retiring:
+            return "UNLOADING", "unloading once its calls and sessions end"
+        if key in self._unloaded:
+            return "UNAVAILABLE", "unloaded"
+        return None
 
     async def _report(self, found: dict[str, list[tuple[int, Path]]]) -> None:
         """Per model: loaded versions whose files changed or vanished; forget refused versions

@@ -16,6 +16,7 @@ import grpc
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc.kserve.messages import SERVICE, pb
 from seqserve.server.grpc.kserve.servicer import KServeServicer
+from seqserve.server.repository.control import ModelControl
 
 _UNARY: dict[str, tuple[Any, Any]] = {
     "ServerLive": (pb.ServerLiveRequest, pb.ServerLiveResponse),
@@ -27,12 +28,16 @@ _UNARY: dict[str, tuple[Any, Any]] = {
     "ModelConfig": (pb.ModelConfigRequest, pb.ModelConfigResponse),
     "ModelStatistics": (pb.ModelStatisticsRequest, pb.ModelStatisticsResponse),
     "RepositoryIndex": (pb.RepositoryIndexRequest, pb.RepositoryIndexResponse),
+    "RepositoryModelLoad": (pb.RepositoryModelLoadRequest, pb.RepositoryModelLoadResponse),
+    "RepositoryModelUnload": (pb.RepositoryModelUnloadRequest, pb.RepositoryModelUnloadResponse),
 }
 
 
-def add_to_server(server: grpc.aio.Server, core: InferenceCore) -> KServeServicer:
+def add_to_server(
+    server: grpc.aio.Server, core: InferenceCore, control: ModelControl
+) -> KServeServicer:
     """Register the servicer for `core` on `server` (before it starts)."""
-    servicer = KServeServicer(core)
+    servicer = KServeServicer(core, control)
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, name),

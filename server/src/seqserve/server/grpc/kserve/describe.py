@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.repository import ModelState
+from seqserve.server.repository.control import VersionRow
 from seqserve.server.settings import Settings
 
 PLATFORM = "onnxruntime_onnx"
@@ -89,17 +90,24 @@ def _dims(spec: t.TensorSpec, batched: bool) -> tuple[int, ...]:
     return spec.shape[1:] if batched else spec.shape
 
 
-def repository_index(states: Sequence[ModelState], ready_only: bool) -> kpb.RepositoryIndexResponse:
-    """One entry per ready version; a model with none ready shows why it is unavailable."""
+def repository_index(rows: Sequence[VersionRow], ready_only: bool) -> kpb.RepositoryIndexResponse:
+    """One entry per version on disk or loaded, with its state and why it is not ready."""
     index = kpb.RepositoryIndexResponse()
-    for state in states:
-        for version in state.versions:
-            index.models.add(name=state.info.name, version=str(version), state="READY")
-        if not state.versions and not ready_only:
+    for row in rows:
+        if row.state == "READY" or not ready_only:
             index.models.add(
-                name=state.info.name,
-                version=str(state.info.version or ""),
-                state="UNAVAILABLE",
-                reason=state.reason,
+                name=row.model, version=str(row.version), state=row.state, reason=row.reason
             )
     return index
+
+
+def no_overrides(parameters: Mapping[str, object], allowed: Sequence[str]) -> None:
+    """Refuse Triton's load-time overrides (`config`, `file:...`): seqserve loads from its
+    repository only."""
+    unknown = sorted(set(parameters) - set(allowed))
+    if unknown:
+        raise InvalidInput(
+            f"parameters {', '.join(unknown)} are not supported: seqserve loads a model from "
+            "its repository folder as it is"
+            + (f" (accepted: {', '.join(allowed)})" if allowed else "")
+        )

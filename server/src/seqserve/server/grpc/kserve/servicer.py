@@ -22,14 +22,16 @@ from seqserve.server.grpc.kserve.infer import Inference
 from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.grpc.observe import current_request_id
 from seqserve.server.grpc.status import streaming, unary
+from seqserve.server.repository.control import ModelControl
 
 log = logging.getLogger(__name__)
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class KServeServicer:
-    def __init__(self, core: InferenceCore) -> None:
+    def __init__(self, core: InferenceCore, control: ModelControl) -> None:
         self._core = core
+        self._control = control
         self._inference = Inference(core)
         self.statistics = self._inference.statistics
 
@@ -85,7 +87,23 @@ class KServeServicer:
     async def RepositoryIndex(
         self, request: kpb.RepositoryIndexRequest, context: Context
     ) -> kpb.RepositoryIndexResponse:
-        return describe.repository_index(self._core.states(), request.ready)
+        return describe.repository_index(await self._control.index(), request.ready)
+
+    @unary
+    async def RepositoryModelLoad(
+        self, request: kpb.RepositoryModelLoadRequest, context: Context
+    ) -> kpb.RepositoryModelLoadResponse:
+        describe.no_overrides(request.parameters, allowed=())
+        await self._control.load(request.model_name)
+        return kpb.RepositoryModelLoadResponse()
+
+    @unary
+    async def RepositoryModelUnload(
+        self, request: kpb.RepositoryModelUnloadRequest, context: Context
+    ) -> kpb.RepositoryModelUnloadResponse:
+        describe.no_overrides(request.parameters, allowed=("unload_dependents",))
+        await self._control.unload(request.model_name)
+        return kpb.RepositoryModelUnloadResponse()
 
     @unary
     async def ModelStatistics(
