@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 MODELS ?= models
-PORT ?= 50051
+# make serve PORT=50052, or SEQSERVE_PORT=50052 make serve
+PORT ?= $(or $(SEQSERVE_PORT),50051)
 TRAIN_ARGS ?=
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 STAMP := $(VENV)/.installed
@@ -38,7 +39,7 @@ train: $(STAMP)
 export: $(STAMP)
 	$(PY) -m seqserve.trainer export --models $(MODELS) $(TRAIN_ARGS)
 
-# Serve the model repository, training and exporting first if it holds no model.
+# Serve the model repository on PORT, training and exporting first if it holds no model.
 serve: $(STAMP)
 	@if ! ls $(MODELS)/*/*/model.json >/dev/null 2>&1; then $(MAKE) --no-print-directory train export; fi
 	$(VENV)/bin/seqserve-server --models $(MODELS) --port $(PORT)
