@@ -9,7 +9,7 @@ import logging
 from prometheus_client import REGISTRY
 
 from seqserve.server import logs, metrics
-from seqserve.server.grpc.observe import model_of, request_id
+from seqserve.server.api.observe import model_of, request_id
 from seqserve.v1 import seqserve_pb2 as pb
 
 

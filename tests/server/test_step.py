@@ -14,7 +14,7 @@ from seqserve.server.sessions import SessionStore
 from seqserve.v1 import seqserve_pb2 as pb
 
 from .conftest import load_newest
-from .test_decode import GatedSession, wait_for
+from .execution.test_decode import GatedSession, wait_for
 from .test_sessions import TUTORIAL
 
 

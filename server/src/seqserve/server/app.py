@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from seqserve.server import __version__, heap, metrics
+from seqserve.server.api.server import create_server, set_health
 from seqserve.server.core import InferenceCore
-from seqserve.server.grpc.server import create_server, set_health
 from seqserve.server.repository.reload import Reloader
 from seqserve.server.settings import Settings
 

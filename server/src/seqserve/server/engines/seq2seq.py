@@ -4,7 +4,7 @@ fast lane: a small request to an idle engine is decoded at once on the event-loo
 At low load the worker's thread hand-offs (inbox, worker wake-up, `call_soon_threadsafe`,
 loop wake-up) and scheduler bookkeeping cost more than the onnxruntime calls themselves.
 When the worker has no sequence (`outstanding == 0`) and the engine has been quiet
-(`seqserve.server.fastlane`), a `predict` of at most `inline_max_items` items is decoded
+(`seqserve.server.execution.fastlane`), a `predict` of at most `inline_max_items` items is decoded
 in-line instead, all rows at once: in one call of the model's greedy graph when its manifest
 has one, else by the plain greedy loop (one encoder call, then `decode.steps` decoder calls).
 The worker cannot gain sequences meanwhile (only the event loop submits), and the in-line
@@ -23,21 +23,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.engines.base import (
-    Encoded,
     Engine,
-    Floats,
-    ItemResult,
-    OneHot,
-    StreamEvent,
     sample_item,
-    symbol_results,
 )
-from seqserve.server.engines.decode import DecodeWorker, Job
-from seqserve.server.engines.state import DecodeGraphs, DeviceState, HostState, StateStore
-from seqserve.server.fastlane import FastLane
+from seqserve.server.execution.deadlines import refuse_past, wait_until
+from seqserve.server.execution.decode import DecodeWorker, Job
+from seqserve.server.execution.fastlane import FastLane
+from seqserve.server.execution.state import DecodeGraphs, DeviceState, HostState, StateStore
 from seqserve.server.metrics import DecodeHooks
+from seqserve.server.onehot import OneHot
+from seqserve.server.results import Encoded, Floats, ItemResult, StreamEvent, symbol_results
 from seqserve.server.runtime import CUDA
 from seqserve.server.settings import DecodeState, Settings
 from seqserve.v1 import seqserve_pb2 as pb
@@ -113,7 +109,7 @@ def decode_state(
     info: pb.ModelInfo, encoder: Any, decoder: Any, rows: int, where: DecodeState
 ) -> StateStore:
     """The decode worker's state store: on the decoder's device when asked, or by default
-    when that device is CUDA (`seqserve.server.engines.state`)."""
+    when that device is CUDA (`seqserve.server.execution.state`)."""
     device = "cuda" if decoder.get_providers()[0] == CUDA else "cpu"
     if where is DecodeState.DEVICE or (where is DecodeState.AUTO and device == "cuda"):
         log.info("%s: decoder state kept on the %s device (I/O binding)", info.name, device)

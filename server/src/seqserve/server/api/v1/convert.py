@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from seqserve.server.core import PredictAnswer
-from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.repository import ModelState
+from seqserve.server.results import ItemResult, SymbolEvent
 from seqserve.server.sessions import Snapshot, StepAnswer
 from seqserve.v1 import seqserve_pb2 as pb
 

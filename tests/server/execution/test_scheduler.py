@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqserve.server.errors import Overloaded
-from seqserve.server.scheduler import Plan, Row, Scheduler
+from seqserve.server.execution.scheduler import Plan, Row, Scheduler
 
 
 def step(

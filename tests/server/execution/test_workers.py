@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from seqserve.server import workers
+from seqserve.server.execution import workers
 from seqserve.server.settings import Settings, WorkerPolicy
 
-from .conftest import answers
+from ..conftest import answers
 
 if TYPE_CHECKING:
     from conftest import RunningServer

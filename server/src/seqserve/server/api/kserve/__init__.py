@@ -13,9 +13,9 @@ from typing import Any
 
 import grpc
 
+from seqserve.server.api.kserve.messages import SERVICE, pb
+from seqserve.server.api.kserve.servicer import KServeServicer
 from seqserve.server.core import InferenceCore
-from seqserve.server.grpc.kserve.messages import SERVICE, pb
-from seqserve.server.grpc.kserve.servicer import KServeServicer
 
 _UNARY: dict[str, tuple[Any, Any]] = {
     "ServerLive": (pb.ServerLiveRequest, pb.ServerLiveResponse),

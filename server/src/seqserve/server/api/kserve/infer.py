@@ -9,15 +9,15 @@ import time
 from collections.abc import AsyncIterator
 
 from seqserve.server import validation
+from seqserve.server.api.kserve import describe, inputs, outputs
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.api.kserve.sequences import Sequences
+from seqserve.server.api.kserve.stats import Statistics
 from seqserve.server.core import InferenceCore, PredictAnswer
-from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.errors import InvalidInput, Starting
-from seqserve.server.grpc.kserve import describe, inputs, outputs
-from seqserve.server.grpc.kserve import tensors as t
-from seqserve.server.grpc.kserve.messages import pb as kpb
-from seqserve.server.grpc.kserve.sequences import Sequences
-from seqserve.server.grpc.kserve.stats import Statistics
 from seqserve.server.repository import ModelVersion
+from seqserve.server.results import ItemResult, SymbolEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
 FINAL = "triton_final_response"

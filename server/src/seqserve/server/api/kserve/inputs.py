@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from seqserve.client import codecs
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve import tensors as t
-from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.v1 import seqserve_pb2 as pb
 
 Item = str | list[int] | list[float]

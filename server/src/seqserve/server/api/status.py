@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from seqserve.server import errors
-from seqserve.server.grpc.observe import current_request_id
+from seqserve.server.api.observe import current_request_id
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from seqserve.server import validation
+from seqserve.server.api.kserve import inputs
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.core import InferenceCore
-from seqserve.server.engines import ItemResult
 from seqserve.server.errors import InvalidInput, SeqServeError, SessionNotFound
-from seqserve.server.grpc.kserve import inputs
-from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.repository import ModelVersion
+from seqserve.server.results import ItemResult
 from seqserve.server.sessions import Session
 
 SEQUENCE_ID = "sequence_id"

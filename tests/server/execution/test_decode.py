@@ -17,8 +17,8 @@ from seqserve.server.engines import Seq2SeqEngine
 from seqserve.server.errors import DeadlineExceeded
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import load_newest, newest
-from .reference import expected
+from ..conftest import load_newest, newest
+from ..reference import expected
 
 
 class GatedSession:

@@ -8,13 +8,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from seqserve.server.api import kserve
+from seqserve.server.api.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.api.malformed import MalformedRequestInterceptor
+from seqserve.server.api.observe import ObserveInterceptor
+from seqserve.server.api.tls import server_credentials
+from seqserve.server.api.v1.servicer import SeqServeServicer
 from seqserve.server.core import InferenceCore
-from seqserve.server.grpc import kserve
-from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
-from seqserve.server.grpc.malformed import MalformedRequestInterceptor
-from seqserve.server.grpc.observe import ObserveInterceptor
-from seqserve.server.grpc.servicer import SeqServeServicer
-from seqserve.server.grpc.tls import server_credentials
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc

@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 
 from seqserve.server.engines import Seq2SeqEngine
-from seqserve.server.engines.base import OneHot
 from seqserve.server.engines.seq2seq import decode_state
-from seqserve.server.engines.state import DecodeGraphs, DeviceState, HostState, StateStore
+from seqserve.server.execution.state import DecodeGraphs, DeviceState, HostState, StateStore
+from seqserve.server.onehot import OneHot
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import DecodeState, Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import kind_models, newest
-from .reference import expected, fresh_inputs
+from ..conftest import kind_models, newest
+from ..reference import expected, fresh_inputs
 
 ROWS = 8
 

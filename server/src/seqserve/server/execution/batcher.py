@@ -1,6 +1,6 @@
 """Dynamic batching: callers' items share one model call.
 
-One worker thread (`seqserve.server.workers`, under `--worker-policy`) owns each batcher's
+One worker thread (`seqserve.server.execution.workers`, under `--worker-policy`) owns each batcher's
 queue. It takes the first waiting request, adds whatever else is queued (waiting at most
 `max_batch_delay_us` for more) up to `max_batch_size` items, makes one call of `run` for
 all of them, and hands each caller its slice. A request's items are never split across
@@ -13,7 +13,7 @@ loop keeps serving; results come back with one `call_soon_threadsafe` per batch.
 
 Fast lane: `infer` runs a request of at most `inline_max_items` items at once, on the
 calling (event-loop) thread, when nothing is queued, the worker is not running a batch and
-no other request arrived just before (`seqserve.server.fastlane`): at low load the thread
+no other request arrived just before (`seqserve.server.execution.fastlane`): at low load the thread
 hand-offs cost more than the model call. The worker takes its
 items and marks itself busy under one lock, and only the event loop submits, so a fast-lane
 call never overlaps a batch: `run` is never called from two threads at once.
@@ -31,10 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from seqserve.server import workers
-from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.errors import Overloaded
-from seqserve.server.fastlane import FastLane
+from seqserve.server.execution import workers
+from seqserve.server.execution.deadlines import refuse_past, wait_until
+from seqserve.server.execution.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
 from seqserve.server.settings import Settings, WorkerPolicy
 
@@ -80,7 +80,7 @@ class Batcher(Generic[I, O]):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._policy = policy  # the worker thread's CPU scheduling (`seqserve.server.workers`)
+        self._policy = policy  # the worker thread's CPU scheduling (`execution.workers`)
         self._metrics = BatchHooks(model or name, lambda: self._pending)
 
     @classmethod

@@ -31,8 +31,8 @@ from typing import Any
 
 import grpc
 
-from seqserve.server.grpc import malformed
-from seqserve.server.grpc.malformed import Malformed
+from seqserve.server.api import malformed
+from seqserve.server.api.malformed import Malformed
 from seqserve.server.metrics import CallState, current_call, known_model, requests
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from seqserve.server.grpc.kserve.messages import pb as kpb
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.metrics import ModelTotals
 
 

@@ -20,7 +20,7 @@ import pytest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
-from .conftest import ints
+from ..conftest import ints
 
 HEADER = "x-request-id"
 GENERATED = re.compile(r"^[0-9a-f]{16}$")

@@ -26,18 +26,18 @@ from onnx import TensorProto, helper, numpy_helper
 from seqserve.client import codecs
 from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.server.engines import Engine, GraphEngine, Seq2SeqEngine, StepEngine
-from seqserve.server.engines.base import ItemResult
 from seqserve.server.engines.step import StepInput
 from seqserve.server.errors import DeadlineExceeded
-from seqserve.server.fastlane import HOLD, PROBE, QUIET_S
+from seqserve.server.execution.fastlane import HOLD, PROBE, QUIET_S
 from seqserve.server.metrics import model_totals
 from seqserve.server.repository import load_version
+from seqserve.server.results import ItemResult
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
-from .conftest import edited_copy, kind_models, newest
-from .reference import expected, fresh_inputs
+from ..conftest import edited_copy, kind_models, newest
+from ..reference import expected, fresh_inputs
 from .test_decode import wait_for
 
 INLINE = Settings().inline_max_items  # the default

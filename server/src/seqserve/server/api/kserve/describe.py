@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve import tensors as t
-from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.repository import ModelState
 from seqserve.server.settings import Settings
 

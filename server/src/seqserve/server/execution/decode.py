@@ -21,19 +21,13 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from seqserve.server import workers
-from seqserve.server.engines.base import (
-    Encoded,
-    ItemResult,
-    OneHot,
-    StreamEvent,
-    SymbolEvent,
-    symbol_results,
-)
-from seqserve.server.engines.state import DecodeGraphs, StateStore
 from seqserve.server.errors import DeadlineExceeded, Overloaded
+from seqserve.server.execution import workers
+from seqserve.server.execution.scheduler import Finished, Plan, Progress, Scheduler
+from seqserve.server.execution.state import DecodeGraphs, StateStore
 from seqserve.server.metrics import DecodeHooks
-from seqserve.server.scheduler import Finished, Plan, Progress, Scheduler
+from seqserve.server.onehot import OneHot
+from seqserve.server.results import Encoded, ItemResult, StreamEvent, SymbolEvent, symbol_results
 from seqserve.server.settings import WorkerPolicy
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -73,7 +67,7 @@ class DecodeWorker:
         policy: WorkerPolicy = WorkerPolicy.NORMAL,
     ) -> None:
         self.info = info
-        self._policy = policy  # the thread's CPU scheduling (`seqserve.server.workers`)
+        self._policy = policy  # the thread's CPU scheduling (`seqserve.server.execution.workers`)
         self.state = state  # `max_active` rows of decoder state, and the graph calls
         # read once: protobuf field access per produced symbol adds up on the GIL
         self._steps = int(info.decode.steps)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from seqserve.server.api.v1 import convert
 from seqserve.server.core import PredictAnswer
-from seqserve.server.engines import ItemResult
-from seqserve.server.grpc import convert
+from seqserve.server.results import ItemResult
 from seqserve.v1 import seqserve_pb2 as pb
 
 

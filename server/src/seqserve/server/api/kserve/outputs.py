@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from seqserve.server.engines import ItemResult, SymbolEvent
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve import tensors as t
-from seqserve.server.grpc.kserve.messages import pb as kpb
+from seqserve.server.results import ItemResult, SymbolEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
 Column = Callable[[Sequence[ItemResult]], np.ndarray]

@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from seqserve.server.engines.base import Floats, OneHot
+from seqserve.server.onehot import OneHot
+from seqserve.server.results import Floats
 from seqserve.v1 import seqserve_pb2 as pb
 
 Ints = npt.NDArray[np.int64]

@@ -2,7 +2,7 @@
 
 Requests go through the same validation (`seqserve.server.validation`, hence the shared
 codecs), batchers, decode scheduler and session store as seqserve.v1; errors map through
-the same table (`seqserve.server.grpc.status`).
+the same table (`seqserve.server.api.status`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TypeAlias
 import grpc
 
 from seqserve.server import __version__, metrics
+from seqserve.server.api.kserve import describe, sequences, streams
+from seqserve.server.api.kserve.infer import Inference
+from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.api.observe import current_request_id
+from seqserve.server.api.status import streaming, unary
 from seqserve.server.core import InferenceCore
 from seqserve.server.errors import ModelNotFound, SeqServeError, VersionNotFound
-from seqserve.server.grpc.kserve import describe, sequences, streams
-from seqserve.server.grpc.kserve.infer import Inference
-from seqserve.server.grpc.kserve.messages import pb as kpb
-from seqserve.server.grpc.observe import current_request_id
-from seqserve.server.grpc.status import streaming, unary
 
 log = logging.getLogger(__name__)
 Context: TypeAlias = grpc.aio.ServicerContext

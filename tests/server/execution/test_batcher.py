@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from seqserve.server.batcher import Batcher
 from seqserve.server.errors import DeadlineExceeded, Overloaded
+from seqserve.server.execution.batcher import Batcher
 
 
 class Recorder:

@@ -8,11 +8,11 @@ from typing import TypeAlias
 import grpc
 
 from seqserve.server import validation
+from seqserve.server.api.status import streaming, unary
+from seqserve.server.api.v1 import convert
 from seqserve.server.core import InferenceCore, PredictAnswer
-from seqserve.server.engines import SymbolEvent
 from seqserve.server.errors import InvalidInput, Starting
-from seqserve.server.grpc import convert
-from seqserve.server.grpc.status import streaming, unary
+from seqserve.server.results import SymbolEvent
 from seqserve.server.sessions import Session as LiveSession
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
