@@ -29,11 +29,11 @@ from seqserve.server.engines import Engine, GraphEngine, Seq2SeqEngine, StepEngi
 from seqserve.server.engines.step import StepInput
 from seqserve.server.errors import DeadlineExceeded
 from seqserve.server.execution.fastlane import HOLD, PROBE, QUIET_S
-from seqserve.server.metrics import model_totals
 from seqserve.server.repository import load_version
 from seqserve.server.results import ItemResult
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import model_totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 from ..conftest import edited_copy, kind_models, newest

@@ -22,7 +22,7 @@ import logging
 import sys
 import time
 
-from seqserve.server.metrics import current_call
+from seqserve.server.calls import current_call
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 FIELDS = (

@@ -33,7 +33,8 @@ import grpc
 
 from seqserve.server.api import malformed
 from seqserve.server.api.malformed import Malformed
-from seqserve.server.metrics import CallState, current_call, known_model, requests
+from seqserve.server.calls import CallState, current_call
+from seqserve.server.metrics import known_model, requests
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
