@@ -15,6 +15,7 @@ import pytest
 
 from seqserve.server.engines import Seq2SeqEngine
 from seqserve.server.errors import DeadlineExceeded
+from seqserve.server.results import Final, SymbolEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
 from ..conftest import load_newest, newest
@@ -45,7 +46,7 @@ def engine(models_dir: Path, manifests: dict) -> Iterator[Seq2SeqEngine]:
     assert isinstance(loaded.engine, Seq2SeqEngine), loaded.reason
     engine = loaded.engine
     engine.worker.state._decoder = GatedSession(engine.worker.state._decoder)  # type: ignore[attr-defined]
-    engine.inline_max_items = 0  # every request through the worker (no fast lane)
+    engine.lane.limit = 0  # every request through the worker (no fast lane)
     yield engine
     engine.stop()
 
@@ -114,8 +115,8 @@ async def test_stream_yields_symbols_then_results(engine: Seq2SeqEngine) -> None
     decoder(engine)
     events = [e async for e in engine.stream([(1, 2, 3, 4, 5, 6), (6, 5, 4, 3, 2, 1)], None)]
     *symbols, final = events
-    assert isinstance(final, list) and len(final) == 2
+    assert isinstance(final, Final) and len(final.results) == 2
     assert len(symbols) == 2 * engine.info.decode.steps
-    for item, result in enumerate(final):
-        mine = [e.symbol for e in symbols if not isinstance(e, list) and e.item == item]
+    for item, result in enumerate(final.results):
+        mine = [e.symbol for e in symbols if isinstance(e, SymbolEvent) and e.item == item]
         assert mine == list(result.symbols)

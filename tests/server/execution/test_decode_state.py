@@ -17,8 +17,13 @@ import numpy as np
 import pytest
 
 from seqserve.server.engines import Seq2SeqEngine
-from seqserve.server.engines.seq2seq import decode_state
-from seqserve.server.execution.state import DecodeGraphs, DeviceState, HostState, StateStore
+from seqserve.server.execution.state import (
+    DecodeGraphs,
+    DeviceState,
+    HostState,
+    StateStore,
+    decode_state,
+)
 from seqserve.server.onehot import OneHot
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory

@@ -42,7 +42,14 @@ class SymbolEvent:
     confidence: float
 
 
-StreamEvent = SymbolEvent | list[ItemResult]
+@dataclass(frozen=True, slots=True)
+class Final:
+    """The last event of a stream: every item's result, in request order."""
+
+    results: list[ItemResult]
+
+
+StreamEvent = SymbolEvent | Final
 
 
 def symbol_results(

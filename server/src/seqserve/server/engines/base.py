@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 
 from seqserve.server.errors import InvalidInput
-from seqserve.server.results import Encoded, ItemResult, StreamEvent
+from seqserve.server.results import Encoded, Final, ItemResult, StreamEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -46,7 +46,7 @@ class Engine(abc.ABC):
         self, items: Sequence[Encoded], deadline: float | None
     ) -> AsyncGenerator[StreamEvent, None]:
         """Symbols as they are produced (seq2seq only), then the final results."""
-        yield await self.predict(items, deadline)
+        yield Final(await self.predict(items, deadline))
 
 
 def kind_name(info: pb.ModelInfo) -> str:

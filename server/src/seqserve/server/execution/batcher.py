@@ -27,13 +27,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from seqserve.server.errors import Overloaded
 from seqserve.server.execution import workers
-from seqserve.server.execution.deadlines import refuse_past, wait_until
+from seqserve.server.execution.deadlines import wait_until
 from seqserve.server.execution.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
 from seqserve.server.settings import Settings, WorkerPolicy
@@ -71,9 +71,7 @@ class Batcher(Generic[I, O]):
         self.max_batch_size = max_batch_size
         self._delay = max_batch_delay_us / 1e6
         self.max_queue = max_queue
-        # never more than the queue would accept: the fast lane refuses nothing it would take
-        self.inline_max_items = min(inline_max_items, max_queue)
-        self._lane = FastLane()
+        self.lane = FastLane(min(inline_max_items, max_queue), lambda: self.idle)
         self._queue: queue.SimpleQueue[_Entry[I, O] | None] = queue.SimpleQueue()
         self._pending = 0
         self._busy = False  # the worker is running a batch (set with `_pending`, under the lock)
@@ -119,10 +117,10 @@ class Batcher(Generic[I, O]):
         """The outputs of one request's items, in order: in the fast lane when the batcher
         is idle and the request small, else through the queue (`submit`), waiting until
         `deadline` (`time.monotonic()`) at most: past it, `DeadlineExceeded`."""
-        refuse_past(deadline)
-        if self._lane.admits(len(items), self.inline_max_items, self.idle):
-            return self._lane.run(self._run_inline, items)
-        return await wait_until(self.submit(items), deadline)
+        return await self.lane.route(items, deadline, self._run_inline, self._queued)
+
+    def _queued(self, items: Sequence[I], deadline: float | None) -> Awaitable[list[O]]:
+        return wait_until(self.submit(items), deadline)
 
     def submit(self, items: Sequence[I]) -> asyncio.Future[list[O]]:
         """Queue one request's items; the future resolves to their outputs, in order."""

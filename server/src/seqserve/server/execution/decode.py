@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import itertools
 import logging
 import queue
@@ -27,7 +28,14 @@ from seqserve.server.execution.scheduler import Finished, Plan, Progress, Schedu
 from seqserve.server.execution.state import DecodeGraphs, StateStore
 from seqserve.server.metrics import DecodeHooks
 from seqserve.server.onehot import OneHot
-from seqserve.server.results import Encoded, ItemResult, StreamEvent, SymbolEvent, symbol_results
+from seqserve.server.results import (
+    Encoded,
+    Final,
+    ItemResult,
+    StreamEvent,
+    SymbolEvent,
+    symbol_results,
+)
 from seqserve.server.settings import WorkerPolicy
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -54,6 +62,14 @@ class Job:
 
 
 Delivery = tuple[Job, "StreamEvent | BaseException"]
+
+
+class Order(enum.Enum):
+    """What the event loop asks of the worker thread through its inbox."""
+
+    ADD = enum.auto()  # decode a new job
+    CANCEL = enum.auto()  # the caller has gone: retire the job's sequences
+    STOP = enum.auto()  # end the thread
 
 
 class DecodeWorker:
@@ -86,7 +102,7 @@ class DecodeWorker:
         # overstates what is outstanding, so the bound is never exceeded.
         self._submitted = 0
         self._done = 0
-        self._inbox: queue.SimpleQueue[tuple[str, Job | None]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Order, Job | None]] = queue.SimpleQueue()
         self._seqs: dict[int, tuple[Job, int]] = {}
         self._streaming = 0  # open jobs that want every symbol as an event
         self._ids = itertools.count()
@@ -108,7 +124,7 @@ class DecodeWorker:
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._inbox.put(("stop", None))
+            self._inbox.put((Order.STOP, None))
             self._thread.join()
             self._thread = None
 
@@ -121,11 +137,11 @@ class DecodeWorker:
                 "retry later"
             )
         self._submitted += n
-        self._inbox.put(("add", job))
+        self._inbox.put((Order.ADD, job))
 
     def cancel(self, job: Job) -> None:
         if not job.closed:
-            self._inbox.put(("cancel", job))
+            self._inbox.put((Order.CANCEL, job))
 
     # ------------------------------------------------------------ worker thread
 
@@ -147,13 +163,13 @@ class DecodeWorker:
     def _drain(self, block: bool) -> bool:
         while True:
             try:
-                kind, job = self._inbox.get() if block else self._inbox.get_nowait()
+                order, job = self._inbox.get() if block else self._inbox.get_nowait()
             except queue.Empty:
                 return True
             block = False
-            if job is None:
+            if order is Order.STOP or job is None:
                 return False
-            if kind == "add":
+            if order is Order.ADD:
                 self._admit(job)
             elif not job.closed:
                 self._close(job, None, [])
@@ -257,7 +273,7 @@ class DecodeWorker:
             job.remaining -= 1
             if job.remaining == 0:
                 self._retired(job)
-                out.append((job, cast(list[ItemResult], job.results)))  # every item is set
+                out.append((job, Final(cast(list[ItemResult], job.results))))  # all set
         self._done += len(finished)
 
     def _post(self, deliveries: list[Delivery]) -> None:
@@ -274,5 +290,5 @@ def _deliver(deliveries: list[Delivery]) -> None:
             continue  # the caller has gone
         elif isinstance(event, BaseException):
             job.answer.set_exception(event)
-        elif isinstance(event, list):
-            job.answer.set_result(event)
+        elif isinstance(event, Final):
+            job.answer.set_result(event.results)

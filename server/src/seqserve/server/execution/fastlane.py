@@ -21,10 +21,13 @@ time never finds company: it pays the hand-offs on one request in `PROBE`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-T = TypeVar("T")
+from seqserve.server.execution.deadlines import refuse_past
+
+I = TypeVar("I")  # noqa: E741
+O = TypeVar("O")  # noqa: E741
 
 QUIET_S = 200e-6
 PROBE = 16  # every PROBE-th request the lane would take goes through the worker instead
@@ -32,23 +35,48 @@ HOLD = 64  # after a request found the worker busy, the next HOLD small ones go 
 
 
 class FastLane:
-    """The admission rule for one engine; used from the event-loop thread only."""
+    """The admission rule for one engine and the routing of its requests; used from the
+    event-loop thread only.
 
-    def __init__(self) -> None:
+    `limit`: the most items the lane takes (0: none); the engine caps it at what its worker
+    would accept, so the lane refuses nothing the worker would take. `idle`: whether the
+    engine's worker has nothing queued or running.
+    """
+
+    def __init__(self, limit: int, idle: Callable[[], bool]) -> None:
+        self.limit = limit
+        self._idle = idle
         self._last = float("-inf")  # the latest arrival or in-line finish (perf_counter)
         self._hold = 0  # small requests still to send through the worker after company
         self._taken = 0  # requests taken since the last probe
 
-    def admits(self, count: int, limit: int, worker_idle: bool) -> bool:
-        """Whether a request of `count` items arriving now runs in-line (`limit`: the most
-        items the lane takes, 0 for none)."""
+    async def route(
+        self,
+        items: Sequence[I],
+        deadline: float | None,
+        inline: Callable[[Sequence[I]], list[O]],
+        queued: Callable[[Sequence[I], float | None], Awaitable[list[O]]],
+    ) -> list[O]:
+        """One request's results: `inline(items)` now, on this thread, when the lane takes
+        it, else `await queued(items, deadline)` through the worker. A request already past
+        its deadline is refused either way; in-line it cannot pass it half-way."""
+        refuse_past(deadline)
+        if self.admits(len(items)):
+            try:
+                return inline(items)
+            finally:  # requests that queued behind it count as back to back
+                self._last = time.perf_counter()
+        return await queued(items, deadline)
+
+    def admits(self, count: int) -> bool:
+        """Whether a request of `count` items arriving now runs in-line."""
         now = time.perf_counter()
         quiet = now - self._last >= QUIET_S
         self._last = now
-        if not worker_idle:
+        if not self._idle():
             self._hold = HOLD
             return False
-        if not (quiet and 0 < count <= limit):
+        if not (quiet and 0 < count <= self.limit):
             return False
         if self._hold:
             self._hold -= 1
@@ -58,10 +86,3 @@ class FastLane:
             self._taken = 0
             return False
         return True
-
-    def run(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` in-line, now, for a request `admits` took."""
-        try:
-            return call(*args)
-        finally:  # requests that queued behind it count as back to back
-            self._last = time.perf_counter()

@@ -20,11 +20,12 @@ and give the same symbols; they differ in where the rows live.
 
 On the CPU execution provider the device store is correct but slower than the host one
 (binding costs more than it saves when device memory is host memory); the tests run it
-there (`tests/server/test_decode_state.py`) against the host store.
+there (`tests/server/execution/test_decode_state.py`) against the host store.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,7 +34,11 @@ import onnxruntime as ort
 
 from seqserve.server.onehot import OneHot
 from seqserve.server.results import Floats
+from seqserve.server.runtime import CUDA
+from seqserve.server.settings import DecodeState
 from seqserve.v1 import seqserve_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 Ints = npt.NDArray[np.int64]
 _F32 = np.dtype(np.float32)
@@ -161,3 +166,15 @@ class DeviceState:
         """Bind `name` to `rows` rows of `value` from row `first` (row-major: one range)."""
         pointer = value.data_ptr() + first * self._row_bytes
         bind(name, self._device, self._device_id, _F32, (rows, self._names.size), pointer)
+
+
+def decode_state(
+    info: pb.ModelInfo, encoder: Any, decoder: Any, rows: int, where: DecodeState
+) -> StateStore:
+    """The decode worker's state store: on the decoder's device when asked, or by default
+    when that device is CUDA."""
+    device = "cuda" if decoder.get_providers()[0] == CUDA else "cpu"
+    if where is DecodeState.DEVICE or (where is DecodeState.AUTO and device == "cuda"):
+        log.info("%s: decoder state kept on the %s device (I/O binding)", info.name, device)
+        return DeviceState(info, encoder, decoder, rows, device)
+    return HostState(info, encoder, decoder, rows)
