@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import grpc
 
+from seqserve.server.api.plumbing import Continuation, rewrapped
 from seqserve.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
 SCHEME = "bearer "
-
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
 
 class AuthConfigError(OSError):
@@ -109,11 +108,4 @@ def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHand
         yield  # pragma: no cover  (makes this an async generator)
 
     # No deserializer: an unauthenticated caller's bytes are never parsed.
-    kinds = (handler.request_streaming, handler.response_streaming)
-    if kinds == (False, False):
-        return grpc.unary_unary_rpc_method_handler(abort)
-    if kinds == (False, True):
-        return grpc.unary_stream_rpc_method_handler(abort_stream)
-    if kinds == (True, False):
-        return grpc.stream_unary_rpc_method_handler(abort)
-    return grpc.stream_stream_rpc_method_handler(abort_stream)
+    return rewrapped(handler, abort_stream if handler.response_streaming else abort, None)

@@ -14,7 +14,7 @@
   code, duration and peer, at DEBUG by default (`--log-access` raises it to INFO).
   Failed calls are logged once: caller errors at INFO, overload and unavailability at
   WARNING, and an unexpected exception at ERROR with its traceback. INTERNAL errors are
-  logged with their traceback by `grpc.status` under the same request id (and the caller
+  logged with their traceback by `api.status` under the same request id (and the caller
   sees that id), so their access line stays at the access level.
 """
 
@@ -31,8 +31,7 @@ from typing import Any
 
 import grpc
 
-from seqserve.server.api import malformed
-from seqserve.server.api.malformed import Malformed
+from seqserve.server.api.plumbing import Behavior, HandlerCache, behavior_of, rewrapped
 from seqserve.server.calls import CallState, current_call
 from seqserve.server.metrics import known_model, requests
 
@@ -56,9 +55,6 @@ _CALLER_ERRORS = frozenset(
         "PERMISSION_DENIED",
     }
 )
-_CACHE_LIMIT = 256
-
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 
 
 def current_request_id() -> str | None:
@@ -94,17 +90,11 @@ def model_of(message: Any) -> str:
 
 
 class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Request id, metrics and access log for every call; install it first (outermost).
+    """Request id, metrics and access log for every call; install it first (outermost)."""
 
-    With `guard_malformed`, it also does `MalformedRequestInterceptor`'s work in the same
-    layer (one interceptor and one wrapper per call instead of two); use that when no
-    interceptor sits between the two.
-    """
-
-    def __init__(self, access_level: int = logging.DEBUG, *, guard_malformed: bool = False) -> None:
+    def __init__(self, access_level: int = logging.DEBUG) -> None:
         self.access_level = access_level
-        self.guard_malformed = guard_malformed
-        self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._handlers = HandlerCache(self._wrap)
 
     async def intercept_service(
         self,
@@ -114,48 +104,17 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None:
             return None
-        cached = self._wrapped.get(id(handler))
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(handler, details.method)
-        if len(self._wrapped) >= _CACHE_LIMIT:  # handlers made per call (e.g. rejections)
-            self._wrapped.clear()
-        self._wrapped[id(handler)] = (handler, wrapped)
-        return wrapped
+        return self._handlers.get(handler, details.method)
 
     # ------------------------------------------------------------ wrapping
 
     def _wrap(self, handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
         method = full_method.rpartition("/")[2]
-        parse = handler.request_deserializer
-        guard: str | None = None  # the full method name when this layer refuses Malformed
-        if self.guard_malformed and parse is not None:
-            # a unary request is checked before the servicer runs; streamed ones as it reads
-            # each, in the same wrapper that labels the call with its model
-            parse, guard = malformed.safe(parse), full_method
-        codec = {
-            "request_deserializer": parse,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.request_streaming and handler.response_streaming:
-            inner = handler.stream_stream
-            return grpc.stream_stream_rpc_method_handler(
-                self._streaming(inner, method, streamed_requests=True, guard=guard), **codec
-            )
-        if handler.request_streaming:
-            inner = handler.stream_unary
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(inner, method, streamed_requests=True, guard=guard), **codec
-            )
+        inner = behavior_of(handler)
+        streamed = bool(handler.request_streaming)
         if handler.response_streaming:
-            inner = handler.unary_stream
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(inner, method, streamed_requests=False, guard=guard), **codec
-            )
-        return grpc.unary_unary_rpc_method_handler(
-            self._unary(handler.unary_unary, method, streamed_requests=False, guard=guard),
-            **codec,
-        )
+            return rewrapped(handler, self._streaming(inner, method, streamed))
+        return rewrapped(handler, self._unary(inner, method, streamed))
 
     def _begin(
         self,
@@ -163,7 +122,6 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         context: grpc.aio.ServicerContext,
         method: str,
         streamed: bool,
-        guard: str | None,
     ) -> tuple[CallState, Any]:
         rid = request_id(context.invocation_metadata())
         context.set_trailing_metadata(((HEADER, rid),))
@@ -171,21 +129,17 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         current_call.set(call)  # each call runs in its own task: no reset needed
         _peer.set(context.peer())  # read now: peer() on a finished call can crash grpc.aio
         if streamed:
-            request = _observed(request, call, context, guard)
+            request = _observed(request, call)
         else:
             call.model = model_of(request)
         return call, request
 
-    def _unary(
-        self, inner: Behavior, method: str, streamed_requests: bool, guard: str | None
-    ) -> Behavior:
+    def _unary(self, inner: Behavior, method: str, streamed_requests: bool) -> Behavior:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            call, request = self._begin(request, context, method, streamed_requests, guard)
+            call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
             try:
-                if guard is not None and type(request) is Malformed:  # a unary request
-                    await malformed.refuse(context, guard, request)
                 result = inner(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -198,20 +152,16 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         return behavior
 
-    def _streaming(
-        self, inner: Behavior, method: str, streamed_requests: bool, guard: str | None
-    ) -> Behavior:
+    def _streaming(self, inner: Behavior, method: str, streamed_requests: bool) -> Behavior:
         if not inspect.isasyncgenfunction(inner):  # writes with context.write()
-            return self._unary(inner, method, streamed_requests, guard)
+            return self._unary(inner, method, streamed_requests)
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
-            call, request = self._begin(request, context, method, streamed_requests, guard)
+            call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
             first = True
             try:
-                if guard is not None and type(request) is Malformed:  # a unary request
-                    await malformed.refuse(context, guard, request)
                 async for response in inner(request, context):
                     if first:
                         first = False
@@ -293,19 +243,9 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-async def _observed(
-    messages: AsyncIterator[Any],
-    call: CallState,
-    context: grpc.aio.ServicerContext,
-    guard: str | None,
-) -> AsyncIterator[Any]:
-    """The request stream, unchanged; the first message that names a model labels the call.
-
-    With `guard`, a message that did not parse ends the call (`malformed.refuse`).
-    """
+async def _observed(messages: AsyncIterator[Any], call: CallState) -> AsyncIterator[Any]:
+    """The request stream, unchanged; the first message that names a model labels the call."""
     async for message in messages:
-        if guard is not None and type(message) is Malformed:
-            await malformed.refuse(context, guard, message)
         if not call.model:
             call.model = model_of(message)
         yield message

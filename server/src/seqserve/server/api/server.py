@@ -1,4 +1,8 @@
-"""The gRPC server factory: seqserve.v1, grpc.health.v1 and reflection on one port."""
+"""The gRPC server factory: both front-ends, grpc.health.v1 and reflection on one port.
+
+The interceptor chain is built here (`interceptors`), and every service is registered
+through `plumbing.Registration`, which gives each method the malformed-request guard.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import logging
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from seqserve.server.api import kserve
 from seqserve.server.api.auth import TokenAuthInterceptor, load_tokens
-from seqserve.server.api.malformed import MalformedRequestInterceptor
 from seqserve.server.api.observe import ObserveInterceptor
+from seqserve.server.api.plumbing import Registration
 from seqserve.server.api.tls import server_credentials
 from seqserve.server.api.v1.servicer import SeqServeServicer
 from seqserve.server.core import InferenceCore
@@ -33,32 +37,23 @@ def create_server(
     once the models are loaded.
     """
     limit = settings.max_message_bytes
-    tokens = load_tokens(settings)
-    access = logging.INFO if settings.log_access else logging.DEBUG
-    interceptors: list[grpc.aio.ServerInterceptor]
-    if tokens:  # observe first (outermost), then auth, then the malformed-bytes guard
-        interceptors = [
-            ObserveInterceptor(access),
-            TokenAuthInterceptor(tokens),
-            MalformedRequestInterceptor(),
-        ]
-    else:  # one layer per call: observe also guards against malformed bytes
-        interceptors = [ObserveInterceptor(access, guard_malformed=True)]
     server = grpc.aio.server(
-        interceptors=interceptors,
+        interceptors=interceptors(settings),
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 0),
         ],
     )
-    pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)  # type: ignore[no-untyped-call]
-    kserve.add_to_server(server, core)  # inference.GRPCInferenceService, same core
+    services = Registration(server)
+    pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), services)  # type: ignore[no-untyped-call]
+    kserve.add_to_server(services, core)  # inference.GRPCInferenceService, same core
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
     names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
     if settings.reflection:
-        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+        reflecting = reflection.aio.ReflectionServicer((*names, reflection.SERVICE_NAME))
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflecting, services)
     address = f"{_host(settings.host)}:{settings.port}"
     credentials = server_credentials(settings)
     try:
@@ -71,6 +66,17 @@ def create_server(
     if port == 0:
         raise OSError(f"cannot bind {address}: is the port in use or privileged?")
     return server, port, health_servicer
+
+
+def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    """The chain every call passes: observe first (outermost, so refused calls are counted
+    and logged too), then token auth when tokens are configured."""
+    access = logging.INFO if settings.log_access else logging.DEBUG
+    chain: list[grpc.aio.ServerInterceptor] = [ObserveInterceptor(access)]
+    tokens = load_tokens(settings)
+    if tokens:
+        chain.append(TokenAuthInterceptor(tokens))
+    return chain
 
 
 async def set_health(servicer: health.aio.HealthServicer, serving: bool) -> None:

@@ -15,6 +15,7 @@ import grpc
 
 from seqserve.server.api.kserve.messages import SERVICE, pb
 from seqserve.server.api.kserve.servicer import KServeServicer
+from seqserve.server.api.plumbing import Registration
 from seqserve.server.core import InferenceCore
 
 _UNARY: dict[str, tuple[Any, Any]] = {
@@ -30,7 +31,7 @@ _UNARY: dict[str, tuple[Any, Any]] = {
 }
 
 
-def add_to_server(server: grpc.aio.Server, core: InferenceCore) -> KServeServicer:
+def add_to_server(server: Registration, core: InferenceCore) -> KServeServicer:
     """Register the servicer for `core` on `server` (before it starts)."""
     servicer = KServeServicer(core)
     handlers = {
