@@ -46,42 +46,17 @@ if TYPE_CHECKING:
         Symbol,
     )
 
-_HOMES = {
-    "AsyncClient": "_aio",
-    "AsyncSession": "_aio",
-    "TLS": "_channel",
-    "Client": "_client",
-    "Session": "_client",
-    **dict.fromkeys(
-        (
-            "Cancelled",
-            "DeadlineExceeded",
-            "InternalError",
-            "InvalidInput",
-            "ModelNotFound",
-            "ModelNotReady",
-            "Overloaded",
-            "PermissionDenied",
-            "SeqServeError",
-            "SessionNotFound",
-            "Unauthenticated",
-            "Unavailable",
-        ),
-        "_errors",
-    ),
-    **dict.fromkeys(
-        ("Health", "Model", "ModelVersion", "Prediction", "Snapshot", "Step", "Symbol"), "_results"
-    ),
-}
+_MODULES = ("_client", "_aio", "_channel", "_errors", "_results")  # where __all__'s names live
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'seqserve.client' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"seqserve.client.{home}"), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(f"seqserve.client.{module}"), name, None)
+            if value is not None:
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'seqserve.client' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
@@ -89,10 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Query a seqserve model server.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{_examples(*(line for lines in EXAMPLES.values() for line in lines[:1]))}\n\n"
-        "Exit codes: 0 ok, 1 not serving (health), 2 usage, 3 invalid input, "
-        "4 model not found, 5 session not found, 6 model not ready, 7 overloaded, "
-        "8 deadline exceeded, 9 unavailable, 10 unauthenticated, 11 permission denied, "
-        "12 internal error, 13 cancelled, 130 interrupted.",
+        + textwrap.fill(
+            "exit codes: 0 ok, 1 not serving (health), 2 usage, 3 invalid input, "
+            "4 model not found, 5 session not found, 6 model not ready, 7 overloaded, "
+            "8 deadline exceeded, 9 unavailable, 10 unauthenticated, 11 permission denied, "
+            "12 internal error, 13 cancelled, 130 interrupted.",
+            width=80,
+        ),
     )
     parser.add_argument(
         "--version", action="version", version=_version_text(), help="show versions and exit"
@@ -224,38 +228,23 @@ def _add_connection(parser: argparse.ArgumentParser, default: str | None) -> Non
         default=d(False),
         help="TLS with the system's root certificates (default: plaintext)",
     )
-    group.add_argument(
-        "--tls-ca",
-        default=d(None),
-        metavar="PEM",
-        help="TLS root certificates; implies --tls (default: the system's)",
-    )
-    group.add_argument(
-        "--tls-cert",
-        default=d(None),
-        metavar="PEM",
-        help="client certificate for mutual TLS, with --tls-key (default: none)",
-    )
-    group.add_argument(
-        "--tls-key", default=d(None), metavar="PEM", help="client private key (default: none)"
-    )
-    group.add_argument(
+    for flag, metavar, help_ in SETTINGS:
+        group.add_argument(flag, default=d(None), metavar=metavar, help=help_)
+
+
+# Connection options that take a value and default to none.
+SETTINGS = (
+    ("--tls-ca", "PEM", "TLS root certificates; implies --tls (default: the system's)"),
+    ("--tls-cert", "PEM", "client certificate for mutual TLS, with --tls-key (default: none)"),
+    ("--tls-key", "PEM", "client private key (default: none)"),
+    (
         "--tls-server-name",
-        default=d(None),
-        metavar="NAME",
-        help="the name the server certificate must carry (default: the target's host)",
-    )
-    group.add_argument(
-        "--token",
-        default=d(None),
-        help="bearer token (env SEQSERVE_TOKEN; default: none)",
-    )
-    group.add_argument(
-        "--token-file",
-        default=d(None),
-        metavar="PATH",
-        help="file holding the bearer token (default: none)",
-    )
+        "NAME",
+        "the name the server certificate must carry (default: the target's host)",
+    ),
+    ("--token", "TOKEN", "bearer token (env SEQSERVE_TOKEN; default: none)"),
+    ("--token-file", "PATH", "file holding the bearer token (default: none)"),
+)
 
 
 def _add_version(
