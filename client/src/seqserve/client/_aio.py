@@ -12,19 +12,11 @@ from typing import Any, overload
 import grpc
 import grpc.aio
 
-from seqserve.client import _wire
+from seqserve.client import _results, _wire
 from seqserve.client._channel import TLSOption, aio_channel
 from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
-from seqserve.client._results import (
-    Health,
-    Model,
-    ModelVersion,
-    Prediction,
-    Snapshot,
-    Step,
-    Symbol,
-)
+from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -90,20 +82,20 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
 
     async def load(
         self, name: str, *, version: int = 0, timeout: float | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[_results.ModelVersion]:
         """Load (or reload) a model's versions, or one, on a server started with
         `--model-control explicit`; returns once they are loaded, with their states."""
         return await self._control_call(self._control.Load, name, version, timeout)
 
     async def unload(
         self, name: str, *, version: int = 0, timeout: float | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[_results.ModelVersion]:
         """Unload a model's versions, or one; returns once their calls and sessions ended."""
         return await self._control_call(self._control.Unload, name, version, timeout)
 
     async def _control_call(
         self, method: Any, name: str, version: int, timeout: float | None
-    ) -> list[ModelVersion]:
+    ) -> list[_results.ModelVersion]:
         self._forget(name)
         with translated():
             response = await method(
@@ -113,7 +105,7 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
             )
         return _wire.versions(response)
 
-    async def repository(self, *, timeout: float | None = None) -> list[ModelVersion]:
+    async def repository(self, *, timeout: float | None = None) -> list[_results.ModelVersion]:
         """Every version in the server's repository, loaded or not, with its state."""
         with translated():
             response = await self._control.Index(

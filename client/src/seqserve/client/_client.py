@@ -9,18 +9,10 @@ from typing import Any, overload
 
 import grpc
 
-from seqserve.client import _wire
+from seqserve.client import _results, _wire
 from seqserve.client._channel import TLSOption, sync_channel
 from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
-from seqserve.client._results import (
-    Health,
-    Model,
-    ModelVersion,
-    Prediction,
-    Snapshot,
-    Step,
-    Symbol,
-)
+from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 
 DEFAULT_TARGET = "localhost:50051"
@@ -93,20 +85,20 @@ class Client(_wire.Connection[grpc.Channel]):
 
     def load(
         self, name: str, *, version: int = 0, timeout: float | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[_results.ModelVersion]:
         """Load (or reload) a model's versions, or one, on a server started with
         `--model-control explicit`; returns once they are loaded, with their states."""
         return self._control_call(self._control.Load, name, version, timeout)
 
     def unload(
         self, name: str, *, version: int = 0, timeout: float | None = None
-    ) -> list[ModelVersion]:
+    ) -> list[_results.ModelVersion]:
         """Unload a model's versions, or one; returns once their calls and sessions ended."""
         return self._control_call(self._control.Unload, name, version, timeout)
 
     def _control_call(
         self, method: Any, name: str, version: int, timeout: float | None
-    ) -> list[ModelVersion]:
+    ) -> list[_results.ModelVersion]:
         self._forget(name)
         with translated():
             response = method(
@@ -116,7 +108,7 @@ class Client(_wire.Connection[grpc.Channel]):
             )
         return _wire.versions(response)
 
-    def repository(self, *, timeout: float | None = None) -> list[ModelVersion]:
+    def repository(self, *, timeout: float | None = None) -> list[_results.ModelVersion]:
         """Every version in the server's repository, loaded or not, with its state."""
         with translated():
             response = self._control.Index(
