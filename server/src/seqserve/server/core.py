@@ -43,11 +43,13 @@ class PredictAnswer:
 class InferenceCore:
     def __init__(self, settings: Settings, factory: SessionFactory | None = None) -> None:
         self.settings = settings  # read to describe the configuration (KServe ModelConfig)
-        self.repository = Repository(settings, factory or SessionFactory(settings))
+        self._sessions = SessionStore(settings.max_sessions, settings.session_idle_timeout)
+        self.repository = Repository(
+            settings, factory or SessionFactory(settings), in_use=self._sessions.holding
+        )
         self._max_items = settings.max_batch_items
         self._max_length = settings.max_input_length
         self._default_budget = settings.default_deadline or None
-        self._sessions = SessionStore(settings.max_sessions, settings.session_idle_timeout)
         self._sequences = Sequences(self._sessions, settings.max_sessions)
         self.loaded = False
         self.draining = False
@@ -71,16 +73,12 @@ class InferenceCore:
             self._evictor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._evictor
-        await asyncio.get_running_loop().run_in_executor(None, self.repository.stop)
+        await self.repository.close()
 
     @property
     def ready(self) -> bool:
         """Models loaded and not draining: new calls are admitted."""
         return self.loaded and not self.draining
-
-    def holding(self, model: ModelVersion) -> bool:
-        """Whether an open session is on `model` (that version must stay loaded)."""
-        return self._sessions.holding(model)
 
     # ------------------------------------------------------------ models
 
