@@ -1,7 +1,7 @@
 """What every engine offers, and the result types the front-ends convert.
 
 The engine API is independent of any wire protocol: it takes validated items (tuples of
-symbols or values from `seqserve.client.codecs`) and returns plain dataclasses.
+symbols or values from `seqserve.contract.codecs`) and returns plain dataclasses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server.batcher import Batcher
 from seqserve.server.engines.base import (
     Encoded,
