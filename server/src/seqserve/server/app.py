@@ -25,10 +25,10 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.core = InferenceCore(settings)
-        self.reloader = Reloader(self.core.repository, settings.poll, self.core.sessions.holding)
-        self.control = ModelControl(self.core.repository, self.reloader, settings.model_control)
+        self.control = ModelControl(self.core.repository, settings.model_control)
         self.server, self.port, self.health = create_server(settings, self.core, self.control)
         self._stopping = asyncio.Event()
+        self.reloader = Reloader(self.core.repository, settings.poll)
         self.metrics_port: int | None = None
 
     async def start(self) -> None:

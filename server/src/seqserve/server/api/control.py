@@ -8,7 +8,8 @@ from typing import TypeAlias
 import grpc
 
 from seqserve.server.api.status import unary
-from seqserve.server.repository.control import ModelControl, VersionRow
+from seqserve.server.repository.control import ModelControl
+from seqserve.server.repository.registry import VersionRow
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 

@@ -8,7 +8,7 @@ from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelState
-from seqserve.server.repository.control import VersionRow
+from seqserve.server.repository.registry import VersionRow
 from seqserve.server.settings import Settings
 
 PLATFORM = "onnxruntime_onnx"
