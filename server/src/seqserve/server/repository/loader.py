@@ -57,8 +57,8 @@ def load_version(
         except Exception as exc:  # unreadable or malformed JSON, unknown fields
             raise LoadError(f"model.json unreadable: {_short(exc)}") from exc
         if info.version not in (0, version):  # a copy of another version: the folder names it
-            log.info("model %s: manifest of version %d served as version %d, as its folder "
-                     "is named", name, info.version, version)  # fmt: skip
+            note = "model %s: manifest of version %d served as version %d, as its folder is named"
+            log.info(note, name, info.version, version)
         info.version = version
         engine = _build(folder, name, version, info, factory, settings)
     except LoadError as exc:

@@ -207,8 +207,8 @@ class Repository:
         if current is not None and current.ready:
             if not mv.ready:  # the loaded copy keeps serving
                 self._seen[key] = prints
-                log.error("reload: model %s version %d: changed files refused: %s",
-                          name, version, mv.reason)  # fmt: skip
+                note = "reload: model %s version %d: changed files refused: %s"
+                log.error(note, name, version, mv.reason)
                 return mv
             self.retire(current, "replaced by its changed files")
         self._seen[key] = prints
