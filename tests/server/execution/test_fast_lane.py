@@ -33,7 +33,7 @@ from seqserve.server.repository import load_version
 from seqserve.server.results import ItemResult
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
-from seqserve.server.totals import model_totals
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 from ..conftest import edited_copy, kind_models, newest
@@ -41,6 +41,7 @@ from ..reference import expected, fresh_inputs
 from .test_decode import wait_for
 
 INLINE = Settings().inline_max_items  # the default
+TOTALS = Totals()  # what every engine loaded here counts in
 GRAPH_KINDS = (
     pb.SERVING_KIND_CLASSIFY,
     pb.SERVING_KIND_TAG,
@@ -116,7 +117,7 @@ async def load(models_dir: Path) -> AsyncIterator[Load]:
         config = Settings(models=folder.parent.parent, **settings)
         calls = Calls()
         factory = RecordingFactory(config, calls, record)
-        version = load_version(folder, name, int(folder.name), factory, config)
+        version = load_version(folder, name, int(folder.name), factory, config, TOTALS)
         assert version.engine is not None, version.reason
         version.engine.start(asyncio.get_running_loop())
         started.append(version.engine)
@@ -413,7 +414,7 @@ async def test_fast_lane_calls_are_counted_in_the_model_metrics(
     for model in (seq2seq_name(manifests), "addition"):
         engine, calls = load(model)
         graph_calls = graph_calls_per_request(engine, True)
-        totals = model_totals(model)
+        totals = TOTALS.of(model)
         before = (totals.queue_count, totals.compute_count)
         await engine.predict(fresh(manifests, model, 2), None)
         assert calls.on_loop == [2] * graph_calls
