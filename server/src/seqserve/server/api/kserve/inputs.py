@@ -2,7 +2,7 @@
 
 Only the tensor's form is checked here (name, datatype, shape, element count, encoding of
 `contents` or `raw_input_contents`); what the values may be is left to
-`seqserve.server.validation`, which applies `seqserve.client.codecs` exactly as it does for
+`seqserve.server.validation`, which applies `seqserve.contract.codecs` exactly as it does for
 seqserve.v1. Every failure is `InvalidInput` naming what the model expects.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
