@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from seqserve.server.settings import DecodeState, Settings, WorkerPolicy
 
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
-    """Batch and queue bounds, the fast lane's size, and how worker threads run."""
+    """Batch and queue bounds, the fast lane's size, and how worker threads run (each field
+    is the setting of the same name)."""
 
     max_batch_size: int
     max_batch_delay_us: int
@@ -21,12 +22,5 @@ class Capacity:
 
     @classmethod
     def of(cls, settings: Settings) -> Capacity:
-        return cls(
-            max_batch_size=settings.max_batch_size,
-            max_batch_delay_us=settings.max_batch_delay_us,
-            max_queue=settings.max_queue,
-            inline_max_items=settings.inline_max_items,
-            max_active_sequences=settings.max_active_sequences,
-            worker_policy=settings.worker_policy,
-            decode_state=settings.decode_state,
-        )
+        """The settings of the same names."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
