@@ -12,6 +12,7 @@ from seqserve.contract import codecs
 from seqserve.contract.manifest import read_manifest
 from seqserve.server import metrics
 from seqserve.server.engines import Engine, build_engine
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.repository.checks import (
     LoadError,
     check_manifest,
@@ -20,6 +21,7 @@ from seqserve.server.repository.checks import (
 )
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,15 @@ class ModelVersion:
 
 
 def load_version(
-    folder: Path, name: str, version: int, factory: SessionFactory, settings: Settings
+    folder: Path,
+    name: str,
+    version: int,
+    factory: SessionFactory,
+    settings: Settings,
+    totals: Totals,
 ) -> ModelVersion:
-    """Everything a version must pass before it serves; a failure is returned, not raised."""
+    """Everything a version must pass before it serves; a failure is returned, not raised.
+    Its engine's calls count in `totals`."""
     started = time.perf_counter()
     info = pb.ModelInfo(name=name, version=version)
     try:
@@ -60,7 +68,7 @@ def load_version(
             note = "model %s: manifest of version %d served as version %d, as its folder is named"
             log.info(note, name, info.version, version)
         info.version = version
-        engine = _build(folder, name, version, info, factory, settings)
+        engine = _build(folder, name, version, info, factory, settings, totals)
     except LoadError as exc:
         log.error("model %s version %d not ready: %s", name, version, exc)
         return ModelVersion(name, version, info, reason=str(exc))
@@ -82,6 +90,7 @@ def _build(
     info: pb.ModelInfo,
     factory: SessionFactory,
     settings: Settings,
+    totals: Totals,
 ) -> Engine:
     graphs = check_manifest(info, name, version)
     sessions = {}
@@ -93,7 +102,7 @@ def _build(
             raise LoadError(f"{graph.file}: onnxruntime cannot load it: {_short(exc)}") from exc
         check_signature(graph, session)
         sessions[role] = session
-    engine = build_engine(info, sessions, settings)
+    engine = build_engine(info, sessions, Capacity.of(settings), totals.of(name))
     try:
         for _ in range(settings.warmup_runs):
             engine.warmup()
