@@ -14,14 +14,21 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from seqserve.server.deadlines import within
-from seqserve.server.engines import Engine, ItemResult, StepEngine, StreamEvent
+from seqserve.server.engines import (
+    Arrays,
+    Engine,
+    ItemResult,
+    StepEngine,
+    StreamEvent,
+    TensorEngine,
+)
 from seqserve.server.engines.base import kind_name
 from seqserve.server.errors import InvalidInput, ShuttingDown
 from seqserve.server.repository import ModelState, ModelVersion, Repository
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Session, SessionStore
 from seqserve.server.settings import Settings
-from seqserve.server.validation import ValidPredict, ValidState
+from seqserve.server.validation import ValidPredict, ValidState, ValidTensors
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +113,13 @@ class InferenceCore:
                     yield event
         finally:
             await events.aclose()
+
+    async def infer_tensors(self, request: ValidTensors) -> Arrays:
+        """A tensor model's outputs, by name, for validated inputs."""
+        engine = _engine(request.model)
+        if not isinstance(engine, TensorEngine):
+            raise InvalidInput(f"{request.model.name} is a {kind_name(request.model.info)} model")
+        return await engine.infer(request.arrays, request.rows, request.deadline)
 
     # ------------------------------------------------------------ sessions
 

@@ -8,10 +8,12 @@ from seqserve.server.engines.base import Engine, ItemResult, StreamEvent, Symbol
 from seqserve.server.engines.graph import GraphEngine
 from seqserve.server.engines.seq2seq import Seq2SeqEngine
 from seqserve.server.engines.step import StepEngine, StepInput, StepOutput
+from seqserve.server.engines.tensor import Arrays, TensorEngine
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
 __all__ = [
+    "Arrays",
     "Engine",
     "GraphEngine",
     "ItemResult",
@@ -21,12 +23,16 @@ __all__ = [
     "StepOutput",
     "StreamEvent",
     "SymbolEvent",
+    "TensorEngine",
     "build_engine",
 ]
 
 
-def build_engine(info: pb.ModelInfo, graphs: dict[int, Any], settings: Settings) -> Engine:
-    """The engine for the manifest's serving kind; `graphs` maps role -> onnxruntime session."""
+def build_engine(
+    info: pb.ModelInfo, graphs: dict[int, Any], settings: Settings, warmup: Arrays | None = None
+) -> Engine:
+    """The engine for the manifest's serving kind; `graphs` maps role -> onnxruntime session;
+    `warmup`: a tensor model's warm-up inputs."""
     if info.kind == pb.SERVING_KIND_SEQ2SEQ:
         return Seq2SeqEngine(
             info,
@@ -35,6 +41,8 @@ def build_engine(info: pb.ModelInfo, graphs: dict[int, Any], settings: Settings)
             settings,
             greedy=graphs.get(pb.GRAPH_ROLE_GREEDY),
         )
+    if info.kind == pb.SERVING_KIND_TENSOR:
+        return TensorEngine(info, graphs[pb.GRAPH_ROLE_MODEL], settings, warmup or {})
     if info.kind == pb.SERVING_KIND_STATEFUL_STEP:
         return StepEngine(info, graphs[pb.GRAPH_ROLE_STEP], settings)
     return GraphEngine(info, graphs[pb.GRAPH_ROLE_MODEL], settings)

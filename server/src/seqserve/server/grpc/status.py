@@ -27,6 +27,7 @@ STATUS: dict[type[errors.SeqServeError], grpc.StatusCode] = {
     errors.SessionNotFound: grpc.StatusCode.NOT_FOUND,
     errors.InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     errors.ModelNotReady: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.WrongApi: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,

@@ -1,13 +1,17 @@
-"""Checks a model version must pass before it serves: file hashes and graph signatures."""
+"""Checks a model version must pass before it serves: file hashes, self-contained graph
+files and graph signatures."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from seqserve.server import dtypes
 from seqserve.v1 import seqserve_pb2 as pb
 
+ANY = 0  # a tensor model's graph has any number (at least one) of inputs and outputs
 # Per serving kind: graph role -> (input count, output count).
 ROLES: dict[int, dict[int, tuple[int, int]]] = {
     pb.SERVING_KIND_CLASSIFY: {pb.GRAPH_ROLE_MODEL: (1, 1)},
@@ -16,6 +20,7 @@ ROLES: dict[int, dict[int, tuple[int, int]]] = {
     pb.SERVING_KIND_REGRESS: {pb.GRAPH_ROLE_MODEL: (1, 1)},
     pb.SERVING_KIND_SEQ2SEQ: {pb.GRAPH_ROLE_ENCODER: (1, 2), pb.GRAPH_ROLE_DECODER_STEP: (3, 3)},
     pb.SERVING_KIND_STATEFUL_STEP: {pb.GRAPH_ROLE_STEP: (3, 3)},
+    pb.SERVING_KIND_TENSOR: {pb.GRAPH_ROLE_MODEL: (ANY, ANY)},
 }
 # Graphs a kind may also carry: a seq2seq model's whole greedy decode in one graph.
 OPTIONAL: dict[int, dict[int, tuple[int, int]]] = {
@@ -56,7 +61,9 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
         )
     for role, graph in graphs.items():
         n_in, n_out = (needed | optional)[role]
-        if len(graph.inputs) != n_in or len(graph.outputs) != n_out:
+        if n_in == ANY:
+            _check_tensor_specs(graph)
+        elif len(graph.inputs) != n_in or len(graph.outputs) != n_out:
             raise LoadError(f"{graph.file}: expected {n_in} inputs and {n_out} outputs")
     greedy = graphs.get(pb.GRAPH_ROLE_GREEDY)
     if greedy is not None:
@@ -75,6 +82,24 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
     return graphs
 
 
+def _check_tensor_specs(graph: pb.GraphFile) -> None:
+    if not graph.inputs or not graph.outputs:
+        raise LoadError(f"{graph.file}: a tensor model needs at least one input and one output")
+    names = [t.name for t in (*graph.inputs, *graph.outputs)]
+    for spec in (*graph.inputs, *graph.outputs):
+        if names.count(spec.name) > 1:
+            raise LoadError(f"{graph.file}: tensor name {spec.name!r} is used twice")
+        if spec.dtype not in dtypes.TYPES:
+            raise LoadError(
+                f"{graph.file}: {spec.name} has dtype {spec.dtype!r}; allowed: {dtypes.allowed()}"
+            )
+        if any(d < -1 or d == 0 for d in spec.shape):
+            raise LoadError(
+                f"{graph.file}: {spec.name} shape {list(spec.shape)}: each dimension is a "
+                "positive size or -1 (any size)"
+            )
+
+
 def verify_file(folder: Path, graph: pb.GraphFile) -> Path:
     """The graph file exists, stays inside the folder, and its SHA-256 matches the manifest."""
     path = (folder / graph.file).resolve()
@@ -91,8 +116,9 @@ def verify_file(folder: Path, graph: pb.GraphFile) -> Path:
     return path
 
 
-def check_signature(graph: pb.GraphFile, session: Any) -> None:
-    """The onnxruntime graph's inputs/outputs agree with the manifest: names, types, ranks."""
+def check_signature(graph: pb.GraphFile, session: Any, tensor: bool = False) -> None:
+    """The onnxruntime graph's inputs/outputs agree with the manifest: names, types, ranks.
+    `tensor` (tensor models): every element type of the table, and every dimension."""
     for side, declared, actual in (
         ("input", graph.inputs, session.get_inputs()),
         ("output", graph.outputs, session.get_outputs()),
@@ -103,7 +129,24 @@ def check_signature(graph: pb.GraphFile, session: Any) -> None:
                 f"{[t.name for t in declared]}"
             )
         for spec, arg in zip(declared, actual, strict=True):
-            _check_tensor(graph.file, spec, arg)
+            if tensor:
+                _check_any_tensor(graph.file, spec, arg)
+            else:
+                _check_tensor(graph.file, spec, arg)
+
+
+def _check_any_tensor(file: str, spec: pb.TensorSpec, arg: Any) -> None:
+    if dtypes.onnxruntime_type(spec.dtype) != arg.type:
+        raise LoadError(f"{file}: {arg.name} is {arg.type}, manifest {spec.dtype!r}")
+    shape = [d if isinstance(d, int) and d >= 0 else -1 for d in arg.shape]
+    if len(shape) != len(spec.shape):
+        raise LoadError(f"{file}: {arg.name} has rank {len(shape)}, manifest {len(spec.shape)}")
+    for dim, want in zip(shape, spec.shape, strict=True):
+        if dim != -1 and want != dim:  # the manifest may fix a free dimension, not free a fixed one
+            raise LoadError(
+                f"{file}: {arg.name} shape {shape} (-1: any size) differs from the manifest's "
+                f"{list(spec.shape)}"
+            )
 
 
 def _check_tensor(file: str, spec: pb.TensorSpec, arg: Any) -> None:
@@ -118,3 +161,90 @@ def _check_tensor(file: str, spec: pb.TensorSpec, arg: Any) -> None:
     for dim, want in zip(shape[1:], spec.shape[1:], strict=True):
         if isinstance(dim, int) and want > 0 and dim != want:
             raise LoadError(f"{file}: {arg.name} shape {shape} differs from manifest {spec.shape}")
+
+
+# ------------------------------------------------------------------ external data
+# Field numbers of onnx.proto3 that lead to tensors: ModelProto.graph and .functions,
+# GraphProto.node / .initializer / .sparse_initializer, NodeProto.attribute, AttributeProto
+# .t / .g / .tensors / .graphs / .sparse_tensor(s), FunctionProto.node, SparseTensorProto
+# .values / .indices; TensorProto.name, .external_data and .data_location (1: EXTERNAL).
+_MODEL = {7: "graph", 25: "function"}
+_GRAPH = {1: "node", 5: "tensor", 15: "sparse"}
+_NODE = {5: "attribute"}
+_ATTRIBUTE = {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"}
+_FUNCTION = {7: "node"}
+_SPARSE = {1: "tensor", 2: "tensor"}
+_KINDS = {
+    "graph": _GRAPH,
+    "function": _FUNCTION,
+    "node": _NODE,
+    "attribute": _ATTRIBUTE,
+    "sparse": _SPARSE,
+}
+
+
+def check_self_contained(path: Path) -> None:
+    """The ONNX file holds all its weights: a graph reading external data files is refused
+    (the data would be loaded from outside the checked, hashed version folder)."""
+    try:
+        name = _external(memoryview(path.read_bytes()), _MODEL)
+    except (IndexError, ValueError):
+        return  # not a well-formed protobuf: onnxruntime reports it when it loads the file
+    if name is not None:
+        raise LoadError(
+            f"{path.name}: tensor {name!r} reads external data; serve graphs that hold their "
+            "weights (onnx.save_model(model, path, save_as_external_data=False))"
+        )
+
+
+def _external(data: memoryview, fields: dict[int, str]) -> str | None:
+    for number, value in _fields(data):
+        kind = fields.get(number)
+        if kind is None or isinstance(value, int):
+            continue
+        found = _tensor_external(value) if kind == "tensor" else _external(value, _KINDS[kind])
+        if found is not None:
+            return found
+    return None
+
+
+def _tensor_external(data: memoryview) -> str | None:
+    name, external = "", False
+    for number, value in _fields(data):
+        if number == 8 and not isinstance(value, int):
+            name = bytes(value).decode("utf-8", "replace")
+        elif number == 13 or (number == 14 and value == 1):
+            external = True
+    return (name or "(unnamed)") if external else None
+
+
+def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
+    """(field number, varint or length-delimited bytes) of one protobuf message."""
+    offset = 0
+    while offset < len(data):
+        key, offset = _varint(data, offset)
+        wire = key & 7
+        if wire == 0:
+            value, offset = _varint(data, offset)
+            yield key >> 3, value
+        elif wire == 2:
+            size, offset = _varint(data, offset)
+            if offset + size > len(data):
+                raise ValueError("truncated field")
+            yield key >> 3, data[offset : offset + size]
+            offset += size
+        elif wire in (1, 5):
+            offset += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"wire type {wire}")
+
+
+def _varint(data: memoryview, offset: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, offset
+        shift += 7

@@ -1,6 +1,7 @@
 """One inference request of the protocol through the core: resolve the model, read the
 input tensor, validate with the shared codecs, predict (or stream, or step a sequence),
-write the output tensors, count it in the statistics.
+write the output tensors, count it in the statistics. A tensor model's named inputs are
+read and written as arrays (`arrays`) instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from seqserve.server import validation
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.errors import InvalidInput, Starting
-from seqserve.server.grpc.kserve import describe, inputs, outputs
+from seqserve.server.grpc.kserve import arrays, describe, inputs, outputs
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.grpc.kserve.sequences import Sequences
@@ -51,6 +52,9 @@ class Inference:
         """The responses to one request: streamed symbols (seq2seq on a stream), then the
         complete response (marked final on a stream)."""
         model = self._model(request)
+        if t.is_tensor(model.info):
+            yield await self._tensors(model, request, time_remaining, stream)
+            return
         started = time.perf_counter_ns()
         ok, results = False, list[ItemResult]()
         try:
@@ -76,6 +80,34 @@ class Inference:
         finally:
             elapsed = time.perf_counter_ns() - started
             self.statistics.record(model.name, model.version, len(results), ok, elapsed)
+
+    async def _tensors(
+        self,
+        model: ModelVersion,
+        request: kpb.ModelInferRequest,
+        time_remaining: float | None,
+        stream: bool,
+    ) -> kpb.ModelInferResponse:
+        """A tensor model's request: the graph's inputs in, its chosen outputs back."""
+        started = time.perf_counter_ns()
+        ok, rows = False, 0
+        try:
+            specs, typed = outputs.requested(model.info, request)
+            arrays.check_typed(specs, typed)
+            settings = self._core.settings
+            found = arrays.read(model.info, request, settings.max_input_length)
+            deadline = self._core.deadline(time_budget(request, time_remaining))
+            valid = validation.tensors(model, found, settings.max_batch_items, deadline)
+            rows = valid.rows
+            response = _response(request, model)
+            arrays.write(response, specs, model.info, await self._core.infer_tensors(valid), typed)
+            if stream:
+                response.parameters[FINAL].bool_param = True
+            ok = True
+            return response
+        finally:
+            elapsed = time.perf_counter_ns() - started
+            self.statistics.record(model.name, model.version, rows, ok, elapsed)
 
     def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
         if not self._core.loaded:
