@@ -18,7 +18,12 @@ ROLES: dict[int, dict[int, tuple[int, int]]] = {
     pb.SERVING_KIND_TAG: {pb.GRAPH_ROLE_MODEL: (1, 1)},
     pb.SERVING_KIND_FIXED_SEQ2SEQ: {pb.GRAPH_ROLE_MODEL: (1, 1)},
     pb.SERVING_KIND_REGRESS: {pb.GRAPH_ROLE_MODEL: (1, 1)},
-    pb.SERVING_KIND_SEQ2SEQ: {pb.GRAPH_ROLE_ENCODER: (1, 2), pb.GRAPH_ROLE_DECODER_STEP: (3, 3)},
+    # the encoder returns the state tensors; the decoder takes (symbol, *state) and returns
+    # (probs, *state): counts checked in _check_decode_graphs
+    pb.SERVING_KIND_SEQ2SEQ: {
+        pb.GRAPH_ROLE_ENCODER: (1, ANY),
+        pb.GRAPH_ROLE_DECODER_STEP: (ANY, ANY),
+    },
     pb.SERVING_KIND_STATEFUL_STEP: {pb.GRAPH_ROLE_STEP: (3, 3)},
     pb.SERVING_KIND_TENSOR: {pb.GRAPH_ROLE_MODEL: (ANY, ANY)},
 }
@@ -61,10 +66,11 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
         )
     for role, graph in graphs.items():
         n_in, n_out = (needed | optional)[role]
-        if n_in == ANY:
+        if info.kind == pb.SERVING_KIND_TENSOR:
             _check_tensor_specs(graph)
-        elif len(graph.inputs) != n_in or len(graph.outputs) != n_out:
-            raise LoadError(f"{graph.file}: expected {n_in} inputs and {n_out} outputs")
+        elif _count_differs(n_in, len(graph.inputs)) or _count_differs(n_out, len(graph.outputs)):
+            ins, outs = (str(n) if n != ANY else "any number of" for n in (n_in, n_out))
+            raise LoadError(f"{graph.file}: expected {ins} inputs and {outs} outputs")
     greedy = graphs.get(pb.GRAPH_ROLE_GREEDY)
     if greedy is not None:
         length, steps = int(info.input.length), int(info.decode.steps)
@@ -79,7 +85,52 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
         raise LoadError("decode.state_size must be positive")
     if info.kind == pb.SERVING_KIND_SEQ2SEQ and info.decode.steps <= 0:
         raise LoadError("decode.steps must be positive")
+    if info.kind == pb.SERVING_KIND_SEQ2SEQ:
+        _check_decode_graphs(info, graphs)
     return graphs
+
+
+def _count_differs(want: int, have: int) -> bool:
+    return want != ANY and want != have
+
+
+def _check_decode_graphs(info: pb.ModelInfo, graphs: dict[int, pb.GraphFile]) -> None:
+    """The encoder's outputs are the state; the step decoder takes the fed symbol and that
+    state and returns the probabilities and the new state: each state tensor
+    `[-1, decode.state_size]`, the symbol and the probabilities `[-1, vocabulary]`."""
+    enc, dec = graphs[pb.GRAPH_ROLE_ENCODER], graphs[pb.GRAPH_ROLE_DECODER_STEP]
+    count = len(enc.outputs)
+    if count == 0 or len(dec.inputs) != 1 + count or len(dec.outputs) != 1 + count:
+        raise LoadError(
+            f"{enc.file} returns {count} state tensors, so {dec.file} needs {1 + count} inputs "
+            f"(symbol, then the state) and {1 + count} outputs (probabilities, then the new "
+            f"state); it has {len(dec.inputs)} and {len(dec.outputs)}"
+        )
+    size = int(info.decode.state_size)
+    states = [(enc.file, t) for t in enc.outputs]
+    states += [(dec.file, t) for t in (*dec.inputs[1:], *dec.outputs[1:])]
+    for file, spec in states:
+        if list(spec.shape) != [-1, size]:
+            shapes = ", ".join(f"{t.name} {list(t.shape)}" for _, t in states)
+            raise LoadError(
+                f"state shapes disagree: {file}: {spec.name} is {list(spec.shape)}, every state "
+                f"tensor must be [-1, decode.state_size={size}] ({shapes})"
+            )
+    symbol, probs = dec.inputs[0], dec.outputs[0]
+    if len(symbol.shape) != 2 or list(symbol.shape) != list(probs.shape):
+        raise LoadError(
+            f"{dec.file}: the symbol input {symbol.name} {list(symbol.shape)} and the "
+            f"probabilities {probs.name} {list(probs.shape)} must both be [-1, vocabulary]"
+        )
+    vocabulary = int(symbol.shape[1])
+    named = {"start_symbol": info.decode.start_symbol}
+    if info.decode.HasField("end_symbol"):
+        named["end_symbol"] = info.decode.end_symbol
+    for field, value in named.items():
+        if not 0 <= value < vocabulary:
+            raise LoadError(
+                f"decode.{field} {value} is not a symbol of the decoder (0-{vocabulary - 1})"
+            )
 
 
 def _check_tensor_specs(graph: pb.GraphFile) -> None:

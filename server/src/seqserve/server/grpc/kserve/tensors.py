@@ -9,8 +9,9 @@
 | stateful_step | INT64 (or INT32) `[1, 1]` | as classify, batch 1 |
 | tensor | the graph's inputs, as declared | the graph's outputs, as declared |
 
-`-1` is the batch dimension, `N` the input length, `L` the output length, `C` the number
-of output symbols. The answer comes first, then its confidence (what `ModelMetadata`
+`-1` is the batch dimension, `N` the input length, `L` the output length (`-1` for a
+seq2seq model with an end symbol: shorter rows are padded with -1, confidence with 0), `C` the
+number of output symbols. The answer comes first, then its confidence (what `ModelMetadata`
 lists and what a client gets when it asks for no output in particular). A tensor model's
 tensors keep the graph's names, shapes (-1: any size) and element types (`WIRE`).
 """
@@ -107,12 +108,14 @@ def output_specs(info: pb.ModelInfo) -> tuple[TensorSpec, ...]:
     batch = _batch(info)
     if out.kind == pb.DATA_KIND_VALUE:
         return (TensorSpec(OUTPUT, FP32, (batch, 1)), TensorSpec(ROUNDED, INT64, (batch, 1)))
+    # answers that stop at an end symbol differ in length: -1, rows padded with -1
+    length = -1 if info.decode.HasField("end_symbol") else out.length
     answer = (
         TensorSpec(OUTPUT, BYTES, (batch, 1))
         if out.kind == pb.DATA_KIND_TEXT
-        else TensorSpec(OUTPUT, INT64, (batch, out.length))
+        else TensorSpec(OUTPUT, INT64, (batch, length))
     )
-    specs = [answer, TensorSpec(CONFIDENCE, FP32, (batch, out.length))]
+    specs = [answer, TensorSpec(CONFIDENCE, FP32, (batch, length))]
     if info.kind in (pb.SERVING_KIND_CLASSIFY, pb.SERVING_KIND_STATEFUL_STEP):
         specs.append(TensorSpec(PROBABILITIES, FP32, (batch, out.cardinality)))
     return tuple(specs)
