@@ -19,11 +19,10 @@ import numpy as np
 
 from seqserve.client import codecs
 from seqserve.server import limits
-from seqserve.server.engines import Arrays
-from seqserve.server.engines.base import Encoded
-from seqserve.server.engines.tensor import batchable
+from seqserve.server.engines.tensor import Arrays, batchable
 from seqserve.server.errors import InvalidInput, WrongApi
 from seqserve.server.repository import ModelVersion
+from seqserve.server.results import Encoded
 from seqserve.v1 import seqserve_pb2 as pb
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqserve.server.engines.base import Engine, ItemResult, StreamEvent, SymbolEvent
+from seqserve.server.engines.base import Engine
 from seqserve.server.engines.graph import GraphEngine
 from seqserve.server.engines.seq2seq import Seq2SeqEngine
 from seqserve.server.engines.step import StepEngine, StepInput, StepOutput
@@ -16,13 +16,10 @@ __all__ = [
     "Arrays",
     "Engine",
     "GraphEngine",
-    "ItemResult",
     "Seq2SeqEngine",
     "StepEngine",
     "StepInput",
     "StepOutput",
-    "StreamEvent",
-    "SymbolEvent",
     "TensorEngine",
     "build_engine",
 ]

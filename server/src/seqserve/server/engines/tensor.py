@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from seqserve.server.batcher import Batcher
-from seqserve.server.engines.base import Engine, ItemResult
+from seqserve.server.engines.base import Engine
 from seqserve.server.errors import WrongApi
+from seqserve.server.execution.batcher import Batcher
+from seqserve.server.results import ItemResult
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 
