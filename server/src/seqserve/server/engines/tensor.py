@@ -10,12 +10,11 @@ each request alone (one batcher item per request, batches of one).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
 
-from seqserve.server.engines.base import Engine
+from seqserve.server.engines.base import BatchedEngine
 from seqserve.server.errors import WrongApi
 from seqserve.server.execution.batcher import Batcher
 from seqserve.server.results import ItemResult
@@ -31,7 +30,7 @@ def batchable(info: pb.ModelInfo) -> bool:
     return all(spec.shape and spec.shape[0] == -1 for spec in (*graph.inputs, *graph.outputs))
 
 
-class TensorEngine(Engine):
+class TensorEngine(BatchedEngine):
     def __init__(
         self, info: pb.ModelInfo, session: Any, settings: Settings, warmup: Arrays
     ) -> None:
@@ -48,16 +47,6 @@ class TensorEngine(Engine):
 
     def warmup(self) -> None:
         self.run([self._warmup])
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.batcher.start(loop)
-
-    def stop(self) -> None:
-        self.batcher.stop()
-
-    @property
-    def idle(self) -> bool:
-        return self.batcher.idle
 
     async def predict(self, items: Any, deadline: float | None) -> list[ItemResult]:
         raise WrongApi(self.info.name)
