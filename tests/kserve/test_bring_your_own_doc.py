@@ -12,9 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
-
-DOC = REPO / "docs" / "bring-your-own.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "bring-your-own.md"
 PORT = "50061"
 BLOCK = re.compile(r"```(python|console)\n(.*?)```", re.S)
 
