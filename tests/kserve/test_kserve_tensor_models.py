@@ -20,7 +20,7 @@ from onnx import TensorProto, helper
 from tritonclient.grpc import model_config_pb2, service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
-from seqserve.client.manifest import read_manifest
+from seqserve.contract.manifest import read_manifest
 from seqserve.server.repository.checks import sha256_of
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from seqserve.client.manifest import parse_manifest, write_manifest
+from seqserve.contract.manifest import parse_manifest, write_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 
 OPSET = 17

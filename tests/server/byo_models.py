@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from seqserve.client.manifest import write_manifest
+from seqserve.contract.manifest import write_manifest
 from seqserve.server.repository.checks import sha256_of
 from seqserve.v1 import seqserve_pb2 as pb
 

@@ -15,7 +15,7 @@ import pytest
 import tritonclient.grpc as triton
 
 from seqserve.client import Client, ModelNotReady
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract.manifest import read_manifest, write_manifest
 
 from .byo_models import (
     LENGTH,

@@ -87,7 +87,7 @@ def manifest_parser() -> argparse.ArgumentParser:
 
 
 def manifest_main(argv: Sequence[str]) -> int:
-    from seqserve.client.manifest import MANIFEST, dump_manifest
+    from seqserve.contract.manifest import MANIFEST, dump_manifest
     from seqserve.server.repository.checks import LoadError, check_self_contained
     from seqserve.server.repository.derive import GRAPH, derive_manifest
 

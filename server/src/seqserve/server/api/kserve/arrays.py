@@ -4,14 +4,15 @@ Each input is checked against the graph before anything is decoded: its name, da
 rank and fixed dimensions, then the element count its shape implies against the contents
 sent (`raw_input_contents` or the typed `contents` field of its datatype, `WIRE`), so a
 request never allocates more than it carried. Typed integers must fit the element type;
-BYTES elements (string tensors) are UTF-8 of at most `max_input_length` bytes. Every
-failure is `InvalidInput` naming the input and what the model takes.
+BYTES elements (string tensors) are shown to `refuse_long` (their sizes in bytes) before
+they are decoded, and must be UTF-8. Every failure is `InvalidInput` naming the input and
+what the model takes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
 
 Input = kpb.ModelInferRequest.InferInputTensor
+RefuseLong = Callable[[Iterable[int], str], None]
 
 
 def expected(info: pb.ModelInfo) -> str:
@@ -32,7 +34,7 @@ def expected(info: pb.ModelInfo) -> str:
     return f"model {info.name!r} takes {specs} (-1: any size)"
 
 
-def read(info: pb.ModelInfo, request: kpb.ModelInferRequest, max_length: int) -> Arrays:
+def read(info: pb.ModelInfo, request: kpb.ModelInferRequest, refuse_long: RefuseLong) -> Arrays:
     """The request's inputs by name, each of the graph's type and shape."""
     specs = {spec.name: spec for spec in info.graphs[0].inputs}
     names = [tensor.name for tensor in request.inputs]
@@ -50,7 +52,7 @@ def read(info: pb.ModelInfo, request: kpb.ModelInferRequest, max_length: int) ->
             )
         shape = _checked_shape(info, specs[tensor.name], tensor)
         arrays[tensor.name] = _array(
-            specs[tensor.name], tensor, raw[index] if raw else None, shape, max_length
+            specs[tensor.name], tensor, raw[index] if raw else None, shape, refuse_long
         )
     return arrays
 
@@ -70,7 +72,11 @@ def _checked_shape(info: pb.ModelInfo, spec: pb.TensorSpec, tensor: Input) -> tu
 
 
 def _array(
-    spec: pb.TensorSpec, tensor: Input, raw: bytes | None, shape: tuple[int, ...], limit: int
+    spec: pb.TensorSpec,
+    tensor: Input,
+    raw: bytes | None,
+    shape: tuple[int, ...],
+    refuse_long: RefuseLong,
 ) -> np.ndarray:
     count = math.prod(shape)
     datatype, field, wire = t.WIRE[spec.dtype]
@@ -79,9 +85,8 @@ def _array(
             split_bytes(raw, tensor.name) if raw is not None else tensor.contents.bytes_contents
         )
         _check_count(tensor.name, shape, len(elements), count)
-        return np.array([_text(tensor.name, e, limit) for e in elements], dtype=object).reshape(
-            shape
-        )
+        refuse_long(map(len, elements), "bytes")
+        return np.array([_text(tensor.name, e) for e in elements], dtype=object).reshape(shape)
     if raw is not None:
         size = np.dtype(wire).itemsize
         if len(raw) != count * size:
@@ -121,12 +126,7 @@ def _check_count(name: str, shape: tuple[int, ...], got: int, count: int) -> Non
         )
 
 
-def _text(name: str, element: bytes, limit: int) -> str:
-    if len(element) > limit:
-        raise InvalidInput(
-            f"input {name!r} has an element of {len(element)} bytes; the server accepts at "
-            f"most {limit} (max_input_length)"
-        )
+def _text(name: str, element: bytes) -> str:
     try:
         return element.decode("utf-8")
     except UnicodeDecodeError:
