@@ -68,11 +68,19 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module", params=["fast lane", "decode worker"])
+SERVERS = {
+    "fast lane": (),
+    "decode worker": ("--inline-max-items", "0"),
+    "device state": ("--inline-max-items", "0", "--decode-state", "device"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
 def target(request: pytest.FixtureRequest, repo: Path, launch_server: Callable[..., Any]) -> str:
-    """A server deciding small idle requests in-line, and one sending all to the worker."""
-    flags = () if request.param == "fast lane" else ("--inline-max-items", "0")
-    return str(launch_server(repo, *flags).target)
+    """A server deciding small idle requests in-line; one sending all to the decode worker;
+    one whose worker keeps the state in onnxruntime buffers bound to the graphs (I/O
+    binding, as on CUDA; here on the CPU)."""
+    return str(launch_server(repo, *SERVERS[request.param]).target)
 
 
 @pytest.fixture(scope="module")
