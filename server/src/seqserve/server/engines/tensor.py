@@ -10,6 +10,7 @@ each request alone (one batcher item per request, batches of one).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,9 @@ import numpy as np
 from seqserve.server.engines.base import BatchedEngine
 from seqserve.server.errors import WrongApi
 from seqserve.server.execution.batcher import Batcher
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.results import ItemResult
-from seqserve.server.settings import Settings
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 Arrays = dict[str, np.ndarray]
@@ -32,7 +34,12 @@ def batchable(info: pb.ModelInfo) -> bool:
 
 class TensorEngine(BatchedEngine):
     def __init__(
-        self, info: pb.ModelInfo, session: Any, settings: Settings, warmup: Arrays
+        self,
+        info: pb.ModelInfo,
+        session: Any,
+        capacity: Capacity,
+        totals: ModelTotals,
+        warmup: Arrays,
     ) -> None:
         super().__init__(info)
         graph = info.graphs[0]
@@ -41,8 +48,10 @@ class TensorEngine(BatchedEngine):
         self._outputs = [spec.name for spec in graph.outputs]
         self.batchable = batchable(info)
         if not self.batchable:
-            settings = settings.model_copy(update={"max_batch_size": 1})
-        self.batcher: Batcher[Arrays, Arrays] = Batcher.configured(info.name, self.run, settings)
+            capacity = dataclasses.replace(capacity, max_batch_size=1)
+        self.batcher: Batcher[Arrays, Arrays] = Batcher.configured(
+            info.name, self.run, capacity, totals
+        )
         self._warmup = warmup  # the inputs of a warm-up run
 
     def warmup(self) -> None:

@@ -13,6 +13,7 @@ from seqserve.contract import codecs
 from seqserve.contract.manifest import MANIFEST, read_manifest
 from seqserve.server import metrics
 from seqserve.server.engines import Engine, build_engine
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.repository.checks import (
     LoadError,
     check_manifest,
@@ -25,6 +26,7 @@ from seqserve.server.repository.serving import model_settings
 from seqserve.server.repository.warmup import warmup_inputs
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -51,14 +53,20 @@ class ModelVersion:
 
 
 def load_version(
-    folder: Path, name: str, version: int, factory: SessionFactory, settings: Settings
+    folder: Path,
+    name: str,
+    version: int,
+    factory: SessionFactory,
+    settings: Settings,
+    totals: Totals,
 ) -> ModelVersion:
-    """Everything a version must pass before it serves; a failure is returned, not raised."""
+    """Everything a version must pass before it serves; a failure is returned, not raised.
+    Its engine's calls count in `totals`."""
     started = time.perf_counter()
     info = pb.ModelInfo(name=name, version=version)
     try:
         info = _manifest(folder, name, version)
-        engine = _build(folder, name, version, info, factory, settings)
+        engine = _build(folder, name, version, info, factory, settings, totals)
     except LoadError as exc:
         log.error("model %s version %d not ready: %s", name, version, exc)
         return ModelVersion(name, version, info, reason=str(exc))
@@ -104,6 +112,7 @@ def _build(
     info: pb.ModelInfo,
     factory: SessionFactory,
     settings: Settings,
+    totals: Totals,
 ) -> Engine:
     graphs = check_manifest(info, name, version)
     settings = model_settings(settings, info)
@@ -117,8 +126,8 @@ def _build(
             raise LoadError(f"{graph.file}: onnxruntime cannot load it: {_short(exc)}") from exc
         check_signature(graph, session, tensor=info.kind == pb.SERVING_KIND_TENSOR)
         sessions[role] = session
-    tensor = info.kind == pb.SERVING_KIND_TENSOR
-    engine = build_engine(info, sessions, settings, warmup_inputs(info, folder) if tensor else None)
+    warmup = warmup_inputs(info, folder) if info.kind == pb.SERVING_KIND_TENSOR else None
+    engine = build_engine(info, sessions, Capacity.of(settings), totals.of(name), warmup)
     try:
         for _ in range(settings.warmup_runs):
             engine.warmup()
