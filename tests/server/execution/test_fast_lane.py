@@ -93,8 +93,8 @@ class RecordingFactory(SessionFactory):
         super().__init__(settings)
         self._calls, self._only = calls, only
 
-    def create(self, path: Path) -> Any:
-        session = super().create(path)
+    def create(self, path: Path, settings: Settings | None = None) -> Any:
+        session = super().create(path, settings)
         if self._only is not None and path.stem != self._only:
             return session
         return Recorded(session, self._calls, path.stem)

@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 
 from seqserve.server import limits, validation
-from seqserve.server.engines import Engine, StepEngine
+from seqserve.server.engines import Arrays, Engine, StepEngine, TensorEngine
 from seqserve.server.engines.base import kind_name
 from seqserve.server.errors import InvalidInput, ShuttingDown, Starting
 from seqserve.server.execution.deadlines import within
@@ -28,7 +28,7 @@ from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Sequences, Session, SessionStore, Snapshot, StepAnswer
 from seqserve.server.settings import Settings
 from seqserve.server.totals import ModelTotals, Totals
-from seqserve.server.validation import ValidPredict
+from seqserve.server.validation import ValidPredict, ValidTensors
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,13 @@ class InferenceCore:
             model, items, self._max_items, self._deadline(time_remaining)
         )
 
+    def tensors_request(
+        self, model: ModelVersion, arrays: Arrays, time_remaining: float | None
+    ) -> ValidTensors:
+        """A tensor model's inputs (of the graph's names, types, shapes) -> a validated
+        request with its deadline."""
+        return validation.tensors(model, arrays, self._max_items, self._deadline(time_remaining))
+
     def refuse_long_inputs(self, sizes: Iterable[int], unit: str) -> None:
         """Refuse an input over `max_input_length` before a front-end decodes it (`unit`:
         what `sizes` count, for the message)."""
@@ -159,6 +166,13 @@ class InferenceCore:
                     yield event
         finally:
             await events.aclose()
+
+    async def infer_tensors(self, request: ValidTensors) -> Arrays:
+        """A tensor model's outputs, by name, for validated inputs."""
+        engine = _engine(request.model)
+        if not isinstance(engine, TensorEngine):
+            raise InvalidInput(f"{request.model.name} is a {kind_name(request.model.info)} model")
+        return await engine.infer(request.arrays, request.rows, request.deadline)
 
     # ------------------------------------------------------------ sessions
 

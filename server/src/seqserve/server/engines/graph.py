@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from seqserve.contract import codecs
-from seqserve.server.engines.base import Engine, sample_item
+from seqserve.server.engines.base import BatchedEngine, sample_item
 from seqserve.server.execution.batcher import Batcher
 from seqserve.server.execution.capacity import Capacity
 from seqserve.server.onehot import OneHot
@@ -18,7 +17,7 @@ from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 
-class GraphEngine(Engine):
+class GraphEngine(BatchedEngine):
     """Validated items -> one onnxruntime call per batch -> per-kind results."""
 
     def __init__(
@@ -38,16 +37,6 @@ class GraphEngine(Engine):
 
     def warmup(self) -> None:
         self.run([sample_item(self.info.input)])
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.batcher.start(loop)
-
-    def stop(self) -> None:
-        self.batcher.stop()
-
-    @property
-    def idle(self) -> bool:
-        return self.batcher.idle
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         return await self.batcher.infer(items, deadline)

@@ -23,7 +23,7 @@ from seqserve.server.engines.base import (
     Engine,
     sample_item,
 )
-from seqserve.server.engines.greedy import ComposedGreedy, GreedyDecoder
+from seqserve.server.engines.greedy import ComposedGreedy, GreedyDecoder, end_symbol, until_end
 from seqserve.server.execution.capacity import Capacity
 from seqserve.server.execution.deadlines import wait_until
 from seqserve.server.execution.decode import DecodeWorker, Job
@@ -64,6 +64,7 @@ class Seq2SeqEngine(Engine):
         self._greedy: GreedyDecoder | ComposedGreedy = (
             self._stepwise if greedy is None else ComposedGreedy(info, greedy)
         )
+        self._end = end_symbol(info)
 
     def warmup(self) -> None:
         """One greedy decode of a valid input, synchronously, outside the worker: through
@@ -118,4 +119,6 @@ class Seq2SeqEngine(Engine):
         except Exception:  # as the worker does: log, and the caller gets the same error
             log.exception("%s: inline decode failed", self.info.name)
             raise
+        if self._end is not None:
+            return symbol_results(self.info.output, *until_end(symbols, confidence, self._end))
         return symbol_results(self.info.output, symbols, confidence)

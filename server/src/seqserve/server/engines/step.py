@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from seqserve.server.engines.base import Engine
+from seqserve.server.engines.base import BatchedEngine
 from seqserve.server.execution.batcher import Batcher
 from seqserve.server.execution.capacity import Capacity
 from seqserve.server.onehot import OneHot
@@ -32,7 +31,7 @@ class StepOutput:
     c: Floats
 
 
-class StepEngine(Engine):
+class StepEngine(BatchedEngine):
     def __init__(
         self, info: pb.ModelInfo, session: Any, capacity: Capacity, totals: ModelTotals
     ) -> None:
@@ -51,16 +50,6 @@ class StepEngine(Engine):
 
     def warmup(self) -> None:
         self.run([StepInput(int(self.info.input.min_value), self.zeros(), self.zeros())])
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.batcher.start(loop)
-
-    def stop(self) -> None:
-        self.batcher.stop()
-
-    @property
-    def idle(self) -> bool:
-        return self.batcher.idle
 
     async def step(self, item: StepInput) -> StepOutput:
         (out,) = await self.batcher.infer((item,))

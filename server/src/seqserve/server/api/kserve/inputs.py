@@ -15,6 +15,7 @@ import numpy as np
 
 from seqserve.contract import codecs
 from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.arrays import split_bytes
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
@@ -140,29 +141,9 @@ def _bytes_elements(
     raw: bytes | None,
     count: int,
 ) -> list[bytes]:
-    if raw is None:
-        elements = list(tensor.contents.bytes_contents)
-    else:
-        elements = []
-        offset = 0
-        while offset < len(raw):
-            if offset + 4 > len(raw):
-                raise InvalidInput(_truncated(offset))
-            size = int.from_bytes(raw[offset : offset + 4], "little")
-            offset += 4
-            if offset + size > len(raw):
-                raise InvalidInput(_truncated(offset - 4))
-            elements.append(raw[offset : offset + size])
-            offset += size
+    elements = list(tensor.contents.bytes_contents) if raw is None else split_bytes(raw, t.INPUT)
     _check_count(tensor, len(elements), count)
     return elements
-
-
-def _truncated(offset: int) -> str:
-    return (
-        f"input {t.INPUT!r} raw BYTES contents end inside the element at byte {offset}; "
-        "each element is a 4-byte little-endian length followed by that many bytes"
-    )
 
 
 def _check_count(tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count: int) -> None:
