@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from seqserve.server import __version__, heap, metrics
+from seqserve.server.api.http import HttpServer
 from seqserve.server.core import InferenceCore
+from seqserve.server.grpc.kserve.infer import Inference
 from seqserve.server.grpc.server import create_server, set_health
 from seqserve.server.repository.reload import Reloader
 from seqserve.server.settings import Settings
@@ -24,7 +26,12 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.core = InferenceCore(settings)
-        self.server, self.port, self.health = create_server(settings, self.core)
+        inference = Inference(self.core)  # KServe sequences and statistics of both ports
+        self.server, self.port, self.health = create_server(settings, self.core, inference)
+        http_port = settings.http_bind_port()
+        self.http: HttpServer | None = None
+        if http_port is not None:
+            self.http = HttpServer(settings, self.core, inference, http_port)
         self._stopping = asyncio.Event()
         self.reloader = Reloader(self.core.repository, settings.poll, self.core.sessions.holding)
         self.metrics_port: int | None = None
@@ -37,6 +44,11 @@ class App:
         log.info("listening on %s:%d", self.settings.host, self.port)
         if self.settings.port_file is not None:
             _write_atomic(self.settings.port_file, f"{self.port}\n")
+        if self.http is not None:
+            await self.http.start()
+            log.info("HTTP listening on %s:%d", self.settings.host, self.http.port)
+            if self.settings.http_port_file is not None:
+                _write_atomic(self.settings.http_port_file, f"{self.http.port}\n")
         self._start_metrics()
         await self.core.load()
         heap.freeze()  # models loaded later by a reload are collected as usual
@@ -83,7 +95,10 @@ class App:
         log.info("shutting down (grace %.1f s)", grace)
         await self.health.enter_graceful_shutdown()
         self.core.drain()
-        await self.server.stop(grace)
+        stops = [self.server.stop(grace)]
+        if self.http is not None:
+            stops.append(self.http.stop())
+        await asyncio.gather(*stops)
         await self.reloader.stop()
         await self.core.close()
         log.info("stopped")

@@ -11,6 +11,7 @@ from grpc_reflection.v1alpha import reflection
 from seqserve.server.core import InferenceCore
 from seqserve.server.grpc import kserve
 from seqserve.server.grpc.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.grpc.kserve.infer import Inference
 from seqserve.server.grpc.malformed import MalformedRequestInterceptor
 from seqserve.server.grpc.observe import ObserveInterceptor
 from seqserve.server.grpc.servicer import SeqServeServicer
@@ -25,7 +26,7 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def create_server(
-    settings: Settings, core: InferenceCore
+    settings: Settings, core: InferenceCore, inference: Inference | None = None
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """A bound (not yet started) server; port 0 picks a free port, returned here.
 
@@ -53,7 +54,7 @@ def create_server(
         ],
     )
     pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)  # type: ignore[no-untyped-call]
-    kserve.add_to_server(server, core)  # inference.GRPCInferenceService, same core
+    kserve.add_to_server(server, core, inference)  # inference.GRPCInferenceService, same core
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)

@@ -20,20 +20,26 @@ from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
+def validated(
+    core: InferenceCore, request: pb.PredictRequest, time_remaining: float | None
+) -> validation.ValidPredict:
+    """A seqserve.v1 PredictRequest admitted by the core (over gRPC or JSON)."""
+    if not core.loaded:
+        raise Starting()
+    model = core.resolve(request.model, request.version)
+    deadline = core.deadline(time_remaining)
+    max_length = core.settings.max_input_length
+    return validation.predict_from_messages(
+        model, request.inputs, core.settings.max_batch_items, max_length, deadline
+    )
+
+
 class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
     def __init__(self, core: InferenceCore) -> None:
         self._core = core
-        self._max_items = core.settings.max_batch_items
 
     def _validated(self, request: pb.PredictRequest, context: Context) -> validation.ValidPredict:
-        if not self._core.loaded:
-            raise Starting()
-        model = self._core.resolve(request.model, request.version)
-        deadline = self._core.deadline(context.time_remaining())
-        max_length = self._core.settings.max_input_length
-        return validation.predict_from_messages(
-            model, request.inputs, self._max_items, max_length, deadline
-        )
+        return validated(self._core, request, context.time_remaining())
 
     @unary
     async def ListModels(

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from seqserve.server.core import InferenceCore
+from seqserve.server.grpc.kserve.infer import Inference
 from seqserve.server.grpc.kserve.messages import SERVICE, pb
 from seqserve.server.grpc.kserve.servicer import KServeServicer
 
@@ -30,9 +31,12 @@ _UNARY: dict[str, tuple[Any, Any]] = {
 }
 
 
-def add_to_server(server: grpc.aio.Server, core: InferenceCore) -> KServeServicer:
-    """Register the servicer for `core` on `server` (before it starts)."""
-    servicer = KServeServicer(core)
+def add_to_server(
+    server: grpc.aio.Server, core: InferenceCore, inference: Inference | None = None
+) -> KServeServicer:
+    """Register the servicer for `core` on `server` (before it starts); `inference`: the
+    sequences and statistics it shares with the HTTP port."""
+    servicer = KServeServicer(core, inference)
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, name),

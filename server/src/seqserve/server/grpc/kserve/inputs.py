@@ -21,16 +21,6 @@ from seqserve.v1 import seqserve_pb2 as pb
 
 Item = str | list[int] | list[float]
 
-# Little-endian element types of raw contents, and the typed `contents` field of each.
-_RAW = {t.INT64: "<i8", t.INT32: "<i4", t.FP32: "<f4", t.FP64: "<f8"}
-_TYPED = {
-    t.INT64: "int64_contents",
-    t.INT32: "int_contents",
-    t.FP32: "fp32_contents",
-    t.FP64: "fp64_contents",
-    t.BYTES: "bytes_contents",
-}
-
 
 def expected(info: pb.ModelInfo) -> str:
     """What the model takes, for error messages."""
@@ -119,7 +109,7 @@ def _numbers(
     count: int,
 ) -> np.ndarray:
     if raw is not None:
-        dtype = np.dtype(_RAW[tensor.datatype])
+        dtype = t.NUMPY[tensor.datatype]
         if len(raw) != count * dtype.itemsize:
             raise InvalidInput(
                 f"input {t.INPUT!r} of shape {list(tensor.shape)} needs {count} "
@@ -127,7 +117,7 @@ def _numbers(
                 f"raw_input_contents; got {len(raw)} bytes"
             )
         return np.frombuffer(raw, dtype=dtype)
-    values: Sequence[int | float] = getattr(tensor.contents, _TYPED[tensor.datatype])
+    values: Sequence[int | float] = getattr(tensor.contents, t.CONTENTS[tensor.datatype])
     _check_count(tensor, len(values), count)
     return np.asarray(values)
 
@@ -141,17 +131,10 @@ def _bytes_elements(
     if raw is None:
         elements = list(tensor.contents.bytes_contents)
     else:
-        elements = []
-        offset = 0
-        while offset < len(raw):
-            if offset + 4 > len(raw):
-                raise InvalidInput(_truncated(offset))
-            size = int.from_bytes(raw[offset : offset + 4], "little")
-            offset += 4
-            if offset + size > len(raw):
-                raise InvalidInput(_truncated(offset - 4))
-            elements.append(raw[offset : offset + size])
-            offset += size
+        decoded = t.decode_bytes(raw)
+        if isinstance(decoded, int):
+            raise InvalidInput(_truncated(decoded))
+        elements = decoded
     _check_count(tensor, len(elements), count)
     return elements
 

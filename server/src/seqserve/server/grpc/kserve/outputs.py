@@ -10,7 +10,6 @@ mixing the two in one response.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -21,8 +20,6 @@ from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.v1 import seqserve_pb2 as pb
 
 Column = Callable[[Sequence[ItemResult]], np.ndarray]
-
-_NUMPY: dict[str, np.dtype[Any]] = {t.INT64: np.dtype("<i8"), t.FP32: np.dtype("<f4")}
 
 
 def requested(
@@ -129,17 +126,12 @@ def _append(
         if typed:
             tensor.contents.bytes_contents.extend(elements)
         else:
-            response.raw_output_contents.append(encode_bytes(elements))
+            response.raw_output_contents.append(t.encode_bytes(elements))
         return
-    flat = array.astype(_NUMPY[spec.datatype]).reshape(-1)
+    flat = array.astype(t.NUMPY[spec.datatype]).reshape(-1)
     if not typed:
         response.raw_output_contents.append(flat.tobytes())
     elif spec.datatype == t.INT64:
         tensor.contents.int64_contents.extend(flat.tolist())
     else:
         tensor.contents.fp32_contents.extend(flat.tolist())
-
-
-def encode_bytes(elements: Sequence[bytes]) -> bytes:
-    """BYTES elements as raw contents: each a 4-byte little-endian length, then the bytes."""
-    return b"".join(len(e).to_bytes(4, "little") + e for e in elements)

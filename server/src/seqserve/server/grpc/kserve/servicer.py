@@ -28,9 +28,9 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class KServeServicer:
-    def __init__(self, core: InferenceCore) -> None:
+    def __init__(self, core: InferenceCore, inference: Inference | None = None) -> None:
         self._core = core
-        self._inference = Inference(core)
+        self._inference = inference or Inference(core)
         self.statistics = self._inference.statistics
 
     # ------------------------------------------------------------ health and metadata

@@ -15,7 +15,11 @@ lists and what a client gets when it asks for no output in particular).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -27,6 +31,22 @@ ROUNDED = "ROUNDED"
 
 BYTES, INT32, INT64, FP32, FP64 = "BYTES", "INT32", "INT64", "FP32", "FP64"
 BATCH = -1
+
+# Each numeric datatype's element type in raw contents (little-endian, row-major), and the
+# typed field of `InferTensorContents` (gRPC) that holds it.
+NUMPY: dict[str, np.dtype[Any]] = {
+    INT64: np.dtype("<i8"),
+    INT32: np.dtype("<i4"),
+    FP32: np.dtype("<f4"),
+    FP64: np.dtype("<f8"),
+}
+CONTENTS = {
+    INT64: "int64_contents",
+    INT32: "int_contents",
+    FP32: "fp32_contents",
+    FP64: "fp64_contents",
+    BYTES: "bytes_contents",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +104,23 @@ def output_specs(info: pb.ModelInfo) -> tuple[TensorSpec, ...]:
 
 def output_names(info: pb.ModelInfo) -> tuple[str, ...]:
     return tuple(spec.name for spec in output_specs(info))
+
+
+def encode_bytes(elements: Sequence[bytes]) -> bytes:
+    """BYTES elements as raw contents: each a 4-byte little-endian length, then the bytes."""
+    return b"".join(len(e).to_bytes(4, "little") + e for e in elements)
+
+
+def decode_bytes(raw: bytes) -> list[bytes] | int:
+    """Raw BYTES contents -> the elements; an int: the byte offset of a truncated element."""
+    elements = []
+    offset = 0
+    while offset < len(raw):
+        if offset + 4 > len(raw):
+            return offset
+        size = int.from_bytes(raw[offset : offset + 4], "little")
+        if offset + 4 + size > len(raw):
+            return offset
+        elements.append(raw[offset + 4 : offset + 4 + size])
+        offset += 4 + size
+    return elements

@@ -1,0 +1,79 @@
+"""Errors -> HTTP: the server's one error table (`seqserve.server.grpc.status`) read through
+one map from its status codes to HTTP codes, and a JSON body `{"error": "..."}` as KServe
+REST specifies.
+
+| status | HTTP |
+|---|---|
+| INVALID_ARGUMENT | 400 |
+| UNAUTHENTICATED | 401 |
+| NOT_FOUND | 404 |
+| FAILED_PRECONDITION | 409 |
+| RESOURCE_EXHAUSTED | 429, with `Retry-After` |
+| CANCELLED | 499 (the caller went away) |
+| UNAVAILABLE | 503, with `Retry-After` |
+| DEADLINE_EXCEEDED | 504 |
+| INTERNAL (anything unexpected) | 500, with a request id; the traceback is logged |
+
+What only HTTP has is `HttpError` with its own code: a body over `max_message_bytes` (413),
+a body sent too slowly (408), a content type that is not JSON (415), a method or path the
+server does not serve (405, 404).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from starlette.responses import JSONResponse
+
+from seqserve.server import errors
+from seqserve.server.grpc.status import code_for
+from seqserve.server.metrics import current_call
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.INTERNAL: 500,
+}
+RETRY_AFTER_SECONDS = "1"  # overload and draining: try again (elsewhere) shortly
+
+
+class HttpError(Exception):
+    """A failure of the HTTP request itself, before any model is involved."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def status_and_message(exc: BaseException) -> tuple[int, str]:
+    """The HTTP code and caller-facing message of any exception; internals are logged only."""
+    if isinstance(exc, HttpError):
+        return exc.status, exc.message
+    if isinstance(exc, errors.SeqServeError):
+        return HTTP_STATUS[code_for(exc)], exc.message
+    call = current_call.get()
+    request_id = call.request_id if call is not None else "-"
+    log.error("request %s failed", request_id, exc_info=exc)
+    return 500, f"internal error (request id {request_id})"
+
+
+def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    status, message = status_and_message(exc)
+    return status, {"error": message}
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    status, body = error_body(exc)
+    headers = {"retry-after": RETRY_AFTER_SECONDS} if status in (429, 503) else None
+    return JSONResponse(body, status_code=status, headers=headers)
