@@ -13,7 +13,7 @@ import asyncio
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from seqserve.server.api.http.errors import HttpError
 
@@ -48,6 +48,10 @@ class BodyReader:
                     if size > self.limit:
                         raise self._too_large(size)
                     chunks.append(chunk)
+        except ClientDisconnect:
+            raise HttpError(
+                499, "the client closed the connection before sending its body"
+            ) from None
         except TimeoutError:
             raise HttpError(
                 408,
