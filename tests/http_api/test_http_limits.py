@@ -60,16 +60,6 @@ def test_slow_body_gets_408_and_others_are_served_meanwhile(guarded: RunningServ
     finally:
         for sock in slow:
             sock.close()
-    assert (
-        "http_body_timeout"
-        in httpx.post(
-            f"{guarded.http_url}/v1/models/addition:predict",
-            content=b'{"inputs": []}',
-            headers={"content-length": "100"},
-        ).json()["error"]
-        if False
-        else True
-    )
 
 
 def test_100_mb_body_gets_413_and_others_are_served_meanwhile(guarded: RunningServer) -> None:
@@ -84,7 +74,8 @@ def test_100_mb_body_gets_413_and_others_are_served_meanwhile(guarded: RunningSe
     def send_100_mb_chunked() -> None:
         sock = open_request(
             guarded,
-            "POST /v2/models/addition/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST /v2/models/addition/infer HTTP/1.1\r\nHost: x\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n",
         )
         chunk = b"100000\r\n" + b"x" * 0x100000 + b"\r\n"  # 1 MiB per chunk
         try:
