@@ -15,16 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from seqserve.server.api.auth import load_tokens
 from seqserve.server.api.http import page
 from seqserve.server.api.http.body import BodyReader
 from seqserve.server.api.http.errors import HttpError, error_response
 from seqserve.server.api.http.kserve import KServeRoutes
 from seqserve.server.api.http.observe import Observe
 from seqserve.server.api.http.v1 import V1Routes
+from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.core import InferenceCore
 from seqserve.server.errors import SeqServeError
-from seqserve.server.grpc.auth import load_tokens
-from seqserve.server.grpc.kserve.infer import Inference
 
 
 def create_app(core: InferenceCore, inference: Inference) -> ASGIApp:

@@ -1,4 +1,4 @@
-"""Errors -> HTTP: the server's one error table (`seqserve.server.grpc.status`) read through
+"""Errors -> HTTP: the server's one error table (`seqserve.server.api.status`) read through
 one map from its status codes to HTTP codes, and a JSON body `{"error": "..."}` as KServe
 REST specifies.
 
@@ -28,8 +28,8 @@ import grpc
 from starlette.responses import JSONResponse
 
 from seqserve.server import errors
-from seqserve.server.grpc.status import code_for
-from seqserve.server.metrics import current_call
+from seqserve.server.api.status import code_for
+from seqserve.server.calls import current_call
 
 log = logging.getLogger(__name__)
 

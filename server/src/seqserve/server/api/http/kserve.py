@@ -16,17 +16,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from seqserve.server import __version__, metrics
+from seqserve.server import __version__
 from seqserve.server.api.http import sse
 from seqserve.server.api.http import tensors as ht
 from seqserve.server.api.http.body import BodyReader, json_object
 from seqserve.server.api.http.observe import name_call
 from seqserve.server.api.http.plain import plain
+from seqserve.server.api.kserve import describe
+from seqserve.server.api.kserve.infer import Inference
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.core import InferenceCore
 from seqserve.server.errors import ModelNotFound, VersionNotFound
-from seqserve.server.grpc.kserve import describe
-from seqserve.server.grpc.kserve.infer import Inference
-from seqserve.server.grpc.kserve.messages import pb as kpb
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -108,14 +108,7 @@ class KServeRoutes:
     async def statistics(self, request: Request) -> Response:
         name, version = _model(request, "ModelStatistics")
         states = [self._core.state(name, version)] if name else self._core.states()
-        response = kpb.ModelStatisticsResponse()
-        statistics = self._inference.statistics
-        for state in states:
-            newest = state.versions[-1] if state.versions else 0
-            for number in [version] if version else state.versions:
-                engine = metrics.model_totals(state.info.name) if number == newest else None
-                response.model_stats.append(statistics.model(state.info.name, number, engine))
-        return JSONResponse(plain(response))
+        return JSONResponse(plain(self._inference.statistics.report(states, version)))
 
     # ------------------------------------------------------------ inference
 

@@ -1,6 +1,6 @@
 """The HTTP port's outermost layer: request id, bearer tokens, metrics and the access log.
 
-The same rules as the gRPC interceptors (`seqserve.server.grpc.observe` and `.auth`):
+The same rules as the gRPC interceptors (`seqserve.server.api.observe` and `.auth`):
 the caller's `x-request-id` header (or a new id) is sent back on every answer and stamps
 every log line of the call; with tokens configured, every route but the health checks and
 the models page needs `Authorization: Bearer <token>` (401 otherwise, before any route
@@ -16,10 +16,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from seqserve.server.api.auth import presented_token, token_matches
 from seqserve.server.api.http.errors import HttpError, error_response
-from seqserve.server.grpc.auth import presented_token, token_matches
-from seqserve.server.grpc.observe import HEADER, request_id
-from seqserve.server.metrics import CallState, current_call, known_model, requests
+from seqserve.server.api.observe import HEADER, request_id
+from seqserve.server.calls import CallState, current_call
+from seqserve.server.metrics import known_model, requests
 
 PROTOCOL = "http"
 OPEN_PATHS = frozenset({"/", "/v2/health/live", "/v2/health/ready"})

@@ -18,8 +18,8 @@ import ssl
 import uvicorn
 
 from seqserve.server.api.http.app import create_app
+from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.core import InferenceCore
-from seqserve.server.grpc.kserve.infer import Inference
 from seqserve.server.settings import Settings
 
 

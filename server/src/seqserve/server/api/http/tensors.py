@@ -1,7 +1,7 @@
 """KServe v2 REST bodies <-> the protocol's messages, so that HTTP and gRPC share one path.
 
 An infer request becomes the `ModelInferRequest` the gRPC front-end gets, and goes through
-the same `Inference` (`seqserve.server.grpc.kserve`): the same tensor checks, datatype
+the same `Inference` (`seqserve.server.api.kserve`): the same tensor checks, datatype
 tables, output selection, sequences and statistics. Only the encoding differs:
 
 - inputs: `data` (JSON, nested or flat, row-major) goes to the typed contents; with Triton's
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from seqserve.server.api.http.body import json_object, parse_json
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve import tensors as t
-from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.v1 import seqserve_pb2 as pb
 
 HEADER_LENGTH = "inference-header-content-length"

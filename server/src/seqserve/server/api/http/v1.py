@@ -30,11 +30,11 @@ from starlette.routing import Route
 from seqserve.server.api.http import sse
 from seqserve.server.api.http.body import BodyReader, check_json_type
 from seqserve.server.api.http.observe import name_call
+from seqserve.server.api.v1 import convert
+from seqserve.server.api.v1.servicer import validated
 from seqserve.server.core import InferenceCore, PredictAnswer
-from seqserve.server.engines import StreamEvent, SymbolEvent
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc import convert
-from seqserve.server.grpc.servicer import validated
+from seqserve.server.results import StreamEvent, SymbolEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
 
