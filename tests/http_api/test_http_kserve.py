@@ -10,31 +10,23 @@ import numpy as np
 import pytest
 import tritonclient.http as triton_http
 import tritonclient.http.aio as triton_aio
+from kserve.conftest import BATCH_MODELS, random_items, to_v1
 from tritonclient.utils import InferenceServerException
 
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
-from .conftest import as_array, as_v1, items_for
+from .conftest import as_array
 
 if TYPE_CHECKING:
     from conftest import RunningServer
 
 Client = triton_http.InferenceServerClient
-BATCH_MODELS = [
-    "echo_vanilla",
-    "echo_whole",
-    "echo_partial",
-    "addition",
-    "sum_regression",
-    "sum_mlp",
-    "reverse",
-]
 PATTERN = [3, 0, 1, 2, 3]
 
 
 def v1_results(stub: pb_grpc.SeqServeStub, name: str, items: list) -> list[pb.Result]:  # type: ignore[type-arg]
-    request = pb.PredictRequest(model=name, inputs=[as_v1(item) for item in items])
+    request = pb.PredictRequest(model=name, inputs=[to_v1(item) for item in items])
     return list(stub.Predict(request, timeout=30).results)
 
 
@@ -65,12 +57,12 @@ def inputs(items: list) -> list[triton_http.InferInput]:  # type: ignore[type-ar
 @pytest.mark.parametrize("binary", [True, False])
 def test_infer_matches_v1(
     triton_http_client: Client,
-    v1: pb_grpc.SeqServeStub,
-    infos: dict[str, pb.ModelInfo],
+    v1_stub: pb_grpc.SeqServeStub,
+    exported: dict[str, pb.ModelInfo],
     name: str,
     binary: bool,
 ) -> None:
-    items = items_for(infos[name], 5, seed=len(name))
+    items = random_items(exported[name], 5, seed=len(name))
     tensors = inputs(items)
     if not binary:
         array, _ = as_array(items)
@@ -79,11 +71,11 @@ def test_infer_matches_v1(
         triton_http.InferRequestedOutput(spec, binary_data=binary)
         for spec in (
             "OUTPUT",
-            "ROUNDED" if infos[name].output.kind == pb.DATA_KIND_VALUE else "CONFIDENCE",
+            "ROUNDED" if exported[name].output.kind == pb.DATA_KIND_VALUE else "CONFIDENCE",
         )
     ]
     result = triton_http_client.infer(name, tensors, outputs=outputs, request_id="r-1")
-    check(infos[name], result, v1_results(v1, name, items))
+    check(exported[name], result, v1_results(v1_stub, name, items))
     response = result.get_response()
     assert response["id"] == "r-1" and response["model_name"] == name
     sent_binary = ["binary_data_size" in o.get("parameters", {}) for o in response["outputs"]]
@@ -91,12 +83,12 @@ def test_infer_matches_v1(
 
 
 def test_no_outputs_named_sends_every_output_binary(
-    triton_http_client: Client, v1: pb_grpc.SeqServeStub, infos: dict[str, pb.ModelInfo]
+    triton_http_client: Client, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
 ) -> None:
     items = ["3+10", "1+1"]
     result = triton_http_client.infer("addition", inputs(items))
     assert [o["name"] for o in result.get_response()["outputs"]] == ["OUTPUT", "CONFIDENCE"]
-    check(infos["addition"], result, v1_results(v1, "addition", items))
+    check(exported["addition"], result, v1_results(v1_stub, "addition", items))
     assert result.as_numpy("OUTPUT")[0, 0] == b"13"
 
 
@@ -117,7 +109,7 @@ def test_recall_sequence(triton_http_client: Client) -> None:
     assert raised.value.status() == "400" and "sequence_start" in raised.value.message()
 
 
-def test_health_metadata_config_index(triton_http_client: Client, infos: dict) -> None:  # type: ignore[type-arg]
+def test_health_metadata_config_index(triton_http_client: Client, exported: dict) -> None:  # type: ignore[type-arg]
     assert triton_http_client.is_server_live() and triton_http_client.is_server_ready()
     assert triton_http_client.is_model_ready("addition")
     assert not triton_http_client.is_model_ready("no-such-model")
@@ -125,14 +117,14 @@ def test_health_metadata_config_index(triton_http_client: Client, infos: dict) -
     assert server["name"] == "seqserve" and "binary_tensor_data" in server["extensions"]
     meta = triton_http_client.get_model_metadata("addition")
     assert meta["inputs"] == [{"name": "INPUT", "datatype": "BYTES", "shape": [-1, 1]}]
-    assert meta["versions"] == [str(infos["addition"].version)]
-    versioned = triton_http_client.get_model_metadata("addition", str(infos["addition"].version))
+    assert meta["versions"] == [str(exported["addition"].version)]
+    versioned = triton_http_client.get_model_metadata("addition", str(exported["addition"].version))
     assert versioned == meta
     config = triton_http_client.get_model_config("reverse")
     assert config["max_batch_size"] > 0 and config["input"][0]["data_type"] == "TYPE_INT64"
     assert config["model_transaction_policy"]["decoupled"] is True
     index = triton_http_client.get_model_repository_index()
-    assert {entry["name"] for entry in index} == set(infos)
+    assert {entry["name"] for entry in index} == set(exported)
     assert all(entry["state"] == "READY" for entry in index)
 
 
@@ -148,7 +140,7 @@ def test_statistics_count_http_requests(triton_http_client: Client) -> None:
 
 
 def test_aio_client_on_every_model(
-    server: RunningServer, v1: pb_grpc.SeqServeStub, infos: dict[str, pb.ModelInfo]
+    server: RunningServer, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
 ) -> None:
     async def main() -> None:
         client = triton_aio.InferenceServerClient(f"127.0.0.1:{server.http_port}")
@@ -156,14 +148,14 @@ def test_aio_client_on_every_model(
             assert await client.is_server_ready()
             jobs = {}
             for name in BATCH_MODELS:
-                items = items_for(infos[name], 3, seed=7)
+                items = random_items(exported[name], 3, seed=7)
                 array, datatype = as_array(items)
                 tensor = triton_aio.InferInput("INPUT", list(array.shape), datatype)
                 tensor.set_data_from_numpy(array)
                 jobs[name] = (items, client.infer(name, [tensor]))
             results = await asyncio.gather(*(job for _, job in jobs.values()))
             for (name, (items, _)), result in zip(jobs.items(), results, strict=True):
-                check(infos[name], result, v1_results(v1, name, items))
+                check(exported[name], result, v1_results(v1_stub, name, items))
         finally:
             await client.close()
 

@@ -50,11 +50,11 @@ def try_model(page: Page, name: str, text: str) -> str:
     return page.text_content("#answer") or ""
 
 
-def test_page_lists_every_model(page: Page, infos: dict) -> None:  # type: ignore[type-arg]
+def test_page_lists_every_model(page: Page, exported: dict) -> None:  # type: ignore[type-arg]
     rows = page.locator("#models tbody tr")
-    assert rows.count() == len(infos) == 8
+    assert rows.count() == len(exported) == 8
     names = [rows.nth(i).get_attribute("data-model") for i in range(rows.count())]
-    assert sorted(names) == sorted(infos)
+    assert sorted(names) == sorted(exported)
     addition = page.locator('#models tr[data-model="addition"]').inner_text()
     assert "fixed_seq2seq" in addition and "ready" in addition and "e.g. 3+10" in addition
     assert "stateful_step" in page.locator('#models tr[data-model="recall"]').inner_text()

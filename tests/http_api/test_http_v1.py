@@ -56,9 +56,9 @@ def test_request_id_in_and_out(http_url: str) -> None:
     assert status == 404 and headers["x-request-id"] == "trace-43"
 
 
-def test_list_and_get_models_match_grpc(http_url: str, v1: pb_grpc.SeqServeStub) -> None:
+def test_list_and_get_models_match_grpc(http_url: str, v1_stub: pb_grpc.SeqServeStub) -> None:
     listed = httpx.get(f"{http_url}/v1/models").json()
-    grpc_listed = v1.ListModels(pb.ListModelsRequest())
+    grpc_listed = v1_stub.ListModels(pb.ListModelsRequest())
     assert [m["info"]["name"] for m in listed["models"]] == [
         m.info.name for m in grpc_listed.models
     ]
@@ -72,10 +72,10 @@ def test_list_and_get_models_match_grpc(http_url: str, v1: pb_grpc.SeqServeStub)
     ]
 
 
-def test_predict_ints_in_protobuf_json(http_url: str, v1: pb_grpc.SeqServeStub) -> None:
+def test_predict_ints_in_protobuf_json(http_url: str, v1_stub: pb_grpc.SeqServeStub) -> None:
     body = {"inputs": [{"ints": {"values": REVERSE}}, {"ints": {"values": [1, 2, 3, 4, 5, 6]}}]}
     answer = httpx.post(f"{http_url}/v1/models/reverse:predict", json=body).json()
-    expected = v1.Predict(
+    expected = v1_stub.Predict(
         pb.PredictRequest(
             model="reverse",
             inputs=[pb.Input(ints=pb.Ints(values=v["ints"]["values"])) for v in body["inputs"]],
