@@ -87,13 +87,15 @@ def test_404_unknown_model_route_and_405_method(http_url: str) -> None:
     assert "DELETE" in error(httpx.delete(f"{http_url}/v1/models"), 405)
 
 
-def test_415_content_type(http_url: str) -> None:
+def test_415_content_type_and_encoding(http_url: str) -> None:
+    for path in ("/v1/models/addition:predict", "/v2/models/addition/infer"):
+        headers = {"content-type": "image/png"}
+        response = httpx.post(f"{http_url}{path}", content=b"x", headers=headers)
+        assert "application/json" in error(response, 415)
     response = httpx.post(
-        f"{http_url}/v1/models/addition:predict",
-        content=b"x",
-        headers={"content-type": "image/png"},
+        f"{http_url}/v2/models/addition/infer", content=b"x", headers={"content-encoding": "gzip"}
     )
-    assert "application/json" in error(response, 415)
+    assert "gzip" in error(response, 415)
 
 
 def test_409_model_not_ready(strict: RunningServer) -> None:

@@ -96,3 +96,24 @@ def test_tritonclient_http_with_tls_and_token(
             client.infer("addition", [tensor])
     finally:
         client.close()
+
+
+def test_mutual_tls_needs_a_client_certificate(
+    models_dir: Path, pki: tuple[Authority, Issued], launch_server: Callable[..., RunningServer]
+) -> None:
+    authority, issued = pki
+    client = authority.issue("http-client", server=False)
+    flags = ["--tls-cert", str(issued.cert), "--tls-key", str(issued.key)]
+    server = launch_server(models_dir, *flags, "--tls-client-ca", str(authority.ca), wait=False)
+    with_cert = ssl.create_default_context(cafile=authority.ca)
+    with_cert.load_cert_chain(client.cert, client.key)
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=https(server), verify=with_cert) as good:
+        while good.get("/v2/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, server.log
+            time.sleep(0.05)
+        answer = good.post("/v1/models/addition:predict", json=PREDICT).json()
+        assert answer["results"][0]["text"] == "13"
+    without = ssl.create_default_context(cafile=authority.ca)
+    with pytest.raises(httpx.HTTPError):  # the handshake fails: no call reaches the server
+        httpx.get(f"{https(server)}/v2/health/ready", verify=without, timeout=5)

@@ -33,6 +33,11 @@ class BodyReader:
         self.timeout = timeout
 
     async def read(self, request: Request) -> bytes:
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":
+            raise HttpError(
+                415, f"Content-Encoding {encoding} is not accepted; send the body as is"
+            )
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():

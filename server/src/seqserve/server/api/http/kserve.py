@@ -19,7 +19,7 @@ from starlette.routing import Route
 from seqserve.server import __version__
 from seqserve.server.api.http import sse
 from seqserve.server.api.http import tensors as ht
-from seqserve.server.api.http.body import BodyReader, json_object
+from seqserve.server.api.http.body import BodyReader, check_json_type, json_object
 from seqserve.server.api.http.observe import name_call
 from seqserve.server.api.http.plain import plain
 from seqserve.server.api.kserve import describe
@@ -114,6 +114,7 @@ class KServeRoutes:
 
     async def infer(self, request: Request) -> Response:
         name, _ = _model(request, "ModelInfer")
+        check_json_type(request)
         body = await self._body.read(request)
         header_length = request.headers.get(ht.HEADER_LENGTH)
         infer = ht.infer_request(body, header_length, name, request.path_params.get("version", ""))
