@@ -123,6 +123,7 @@ def test_429_overload_with_retry_after(strict: RunningServer) -> None:
     body = {"inputs": ECHO["inputs"] * 4}  # 4 items into a queue of 2
     response = httpx.post(f"{strict.http_url}/v1/models/echo_vanilla:predict", json=body)
     assert "retry later" in error(response, 429)
+    assert response.headers["seqserve-reason"] == "overloaded"
     assert int(response.headers["retry-after"]) >= 1
     assert (
         httpx.post(f"{strict.http_url}/v1/models/echo_vanilla:predict", json=ECHO).status_code

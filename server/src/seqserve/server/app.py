@@ -33,7 +33,7 @@ class App:
         if http_port is not None:
             self.http = HttpServer(settings, self.core, inference, http_port)
         self._stopping = asyncio.Event()
-        self.reloader = Reloader(self.core.repository, settings.poll, self.core.sessions.holding)
+        self.reloader = Reloader(self.core.repository, settings.poll)
         self.metrics_port: int | None = None
 
     async def start(self) -> None:

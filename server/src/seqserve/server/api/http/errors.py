@@ -1,6 +1,6 @@
 """Errors -> HTTP: the server's one error table (`seqserve.server.api.status`) read through
 one map from its status codes to HTTP codes, and a JSON body `{"error": "..."}` as KServe
-REST specifies.
+REST specifies; the table's reason goes in the `seqserve-reason` header.
 
 | status | HTTP |
 |---|---|
@@ -27,8 +27,9 @@ from typing import Any
 import grpc
 from starlette.responses import JSONResponse
 
+from seqserve.contract import reasons
 from seqserve.server import errors
-from seqserve.server.api.status import code_for
+from seqserve.server.api.status import status_for
 from seqserve.server.calls import current_call
 
 log = logging.getLogger(__name__)
@@ -56,24 +57,30 @@ class HttpError(Exception):
         self.message = message
 
 
-def status_and_message(exc: BaseException) -> tuple[int, str]:
-    """The HTTP code and caller-facing message of any exception; internals are logged only."""
+def status_and_message(exc: BaseException) -> tuple[int, str, reasons.Reason | None]:
+    """The HTTP code, caller-facing message and reason of any exception; internals are
+    logged only."""
     if isinstance(exc, HttpError):
-        return exc.status, exc.message
+        return exc.status, exc.message, None
     if isinstance(exc, errors.SeqServeError):
-        return HTTP_STATUS[code_for(exc)], exc.message
+        code, reason = status_for(exc)
+        return HTTP_STATUS[code], exc.message, reason
     call = current_call.get()
     request_id = call.request_id if call is not None else "-"
     log.error("request %s failed", request_id, exc_info=exc)
-    return 500, f"internal error (request id {request_id})"
+    return 500, f"internal error (request id {request_id})", None
 
 
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
-    status, message = status_and_message(exc)
+    status, message, _ = status_and_message(exc)
     return status, {"error": message}
 
 
 def error_response(exc: BaseException) -> JSONResponse:
-    status, body = error_body(exc)
-    headers = {"retry-after": RETRY_AFTER_SECONDS} if status in (429, 503) else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    """`{"error": message}`, with the reason in a `seqserve-reason` header (as gRPC sends it
+    in trailing metadata) and `Retry-After` on overload and unavailability."""
+    status, message, reason = status_and_message(exc)
+    headers = {"retry-after": RETRY_AFTER_SECONDS} if status in (429, 503) else {}
+    if reason is not None:
+        headers[reasons.KEY] = reason.value
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

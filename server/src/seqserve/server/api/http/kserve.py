@@ -68,7 +68,7 @@ class KServeRoutes:
     async def ready(self, request: Request) -> Response:
         """200 once every model is loaded and until draining starts (as gRPC health)."""
         name_call("ServerReady")
-        ready = self._core.loaded and not self._core.draining
+        ready = self._core.ready
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     async def server_metadata(self, request: Request) -> Response:

@@ -12,8 +12,8 @@ Each server-sent event of a stream is one PredictStreamResponse.
 
 Bodies and answers are protobuf JSON (`google.protobuf.json_format`: lowerCamelCase names,
 64-bit integers as strings; either field spelling is accepted); the path's model wins over
-one in the body. Requests go through the same admission (`grpc.servicer.validated`) and
-core as gRPC.
+one in the body. Requests go through the same admission (`InferenceCore.admit`,
+`predict_request`) and core as gRPC.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from seqserve.server.api.http import sse
 from seqserve.server.api.http.body import BodyReader, check_json_type
 from seqserve.server.api.http.observe import name_call
 from seqserve.server.api.v1 import convert
-from seqserve.server.api.v1.servicer import validated
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.errors import InvalidInput
 from seqserve.server.results import StreamEvent, SymbolEvent
+from seqserve.server.validation import ValidPredict
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -66,13 +66,17 @@ class V1Routes:
 
     async def predict(self, request: Request) -> Response:
         message = await self._request(request, "Predict")
-        answer = await self._core.predict(validated(self._core, message, None))
+        answer = await self._core.predict(self._admitted(message))
         return _json(convert.answer(answer))
 
     async def stream(self, request: Request) -> Response:
         message = await self._request(request, "PredictStream")
-        events = self._core.stream(validated(self._core, message, None))
+        events = self._core.stream(self._admitted(message))
         return await sse.respond(_stream_messages(events))
+
+    def _admitted(self, message: pb.PredictRequest) -> ValidPredict:
+        model = self._core.admit(message.model, message.version)
+        return self._core.predict_request(model, message.inputs, None)
 
     async def _request(self, request: Request, method: str) -> pb.PredictRequest:
         name = request.path_params["model"]
