@@ -171,3 +171,18 @@ def test_503_while_starting_with_retry_after(
                 assert "starting" in response.json()["error"] and response.headers["retry-after"]
             seen.append((response.status_code, client.get("/v2/health/ready").status_code))
     assert seen[0] == (503, 503) and {code for pair in seen for code in pair} == {200, 503}
+
+
+def test_grpc_timeout_header_is_the_call_deadline(http_url: str) -> None:
+    for path, body in (
+        ("/v1/models/reverse:predict", {"inputs": [{"ints": {"values": [1, 2, 3, 4, 5, 6]}}]}),
+        ("/v2/models/reverse/generate", {"INPUT": [1, 2, 3, 4, 5, 6]}),
+    ):
+        late = httpx.post(f"{http_url}{path}", json=body, headers={"grpc-timeout": "1n"})
+        assert "deadline" in error(late, 504)
+        ok = httpx.post(f"{http_url}{path}", json=body, headers={"grpc-timeout": "30S"})
+        assert ok.status_code == 200
+    bad = httpx.post(
+        f"{http_url}/v1/models/reverse:predict", json={}, headers={"grpc-timeout": "soon"}
+    )
+    assert "500m" in error(bad, 400)

@@ -22,6 +22,7 @@ from seqserve.server.api.http import tensors as ht
 from seqserve.server.api.http.body import BodyReader, check_json_type, json_object
 from seqserve.server.api.http.observe import name_call
 from seqserve.server.api.http.plain import plain
+from seqserve.server.api.http.timeout import time_remaining
 from seqserve.server.api.kserve import describe
 from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.kserve.messages import pb as kpb
@@ -118,7 +119,7 @@ class KServeRoutes:
         body = await self._body.read(request)
         header_length = request.headers.get(ht.HEADER_LENGTH)
         infer = ht.infer_request(body, header_length, name, request.path_params.get("version", ""))
-        response = await _last(self._inference.run(infer.message, None, stream=False))
+        response = await self._one(infer.message, request)
         content, json_length = ht.infer_response(response, infer)
         if json_length is None:
             return Response(content, media_type="application/json")
@@ -127,14 +128,22 @@ class KServeRoutes:
 
     async def generate(self, request: Request) -> Response:
         message = await self._generate_request(request, "ModelGenerate")
-        response = await _last(self._inference.run(message, None, stream=False))
+        response = await self._one(message, request)
         return JSONResponse(ht.generate_response(response))
 
     async def generate_stream(self, request: Request) -> Response:
         """Server-sent events: one per decoded symbol (seq2seq), then the whole answer."""
         message = await self._generate_request(request, "ModelGenerateStream")
-        events = self._inference.run(message, None, stream=True)
+        events = self._inference.run(message, time_remaining(request), stream=True)
         return await sse.respond(_generated(events))
+
+    async def _one(
+        self, message: kpb.ModelInferRequest, request: Request
+    ) -> kpb.ModelInferResponse:
+        """The one response to a request, within its `Grpc-Timeout` (or the default)."""
+        responses = self._inference.run(message, time_remaining(request), stream=False)
+        found = [response async for response in responses]
+        return found[-1]
 
     async def _generate_request(self, request: Request, method: str) -> kpb.ModelInferRequest:
         name, version = _model(request, method)
@@ -148,11 +157,6 @@ def _model(request: Request, method: str) -> tuple[str, int]:
     name = str(request.path_params.get("model", ""))
     name_call(method, name)
     return name, describe.version_number(str(request.path_params.get("version", "")))
-
-
-async def _last(responses: AsyncIterator[kpb.ModelInferResponse]) -> kpb.ModelInferResponse:
-    found = [response async for response in responses]
-    return found[-1]
 
 
 async def _generated(

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from seqserve.server.api.http import sse
 from seqserve.server.api.http.body import BodyReader, check_json_type
 from seqserve.server.api.http.observe import name_call
+from seqserve.server.api.http.timeout import time_remaining
 from seqserve.server.api.v1 import convert
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.errors import InvalidInput
@@ -66,17 +67,17 @@ class V1Routes:
 
     async def predict(self, request: Request) -> Response:
         message = await self._request(request, "Predict")
-        answer = await self._core.predict(self._admitted(message))
+        answer = await self._core.predict(self._admitted(message, request))
         return _json(convert.answer(answer))
 
     async def stream(self, request: Request) -> Response:
         message = await self._request(request, "PredictStream")
-        events = self._core.stream(self._admitted(message))
+        events = self._core.stream(self._admitted(message, request))
         return await sse.respond(_stream_messages(events))
 
-    def _admitted(self, message: pb.PredictRequest) -> ValidPredict:
+    def _admitted(self, message: pb.PredictRequest, request: Request) -> ValidPredict:
         model = self._core.admit(message.model, message.version)
-        return self._core.predict_request(model, message.inputs, None)
+        return self._core.predict_request(model, message.inputs, time_remaining(request))
 
     async def _request(self, request: Request, method: str) -> pb.PredictRequest:
         name = request.path_params["model"]
