@@ -115,6 +115,4 @@ def test_bytes_encoding_matches_tritonclient() -> None:
 
     elements = [b"13", b"", "é".encode()]
     theirs = serialize_byte_tensor(np.array(elements, dtype=np.object_)).item()
-    assert t.encode_bytes(elements) == theirs
-    assert t.decode_bytes(theirs) == elements
-    assert t.decode_bytes(theirs[:-1]) == 10  # the offset of the truncated last element
+    assert outputs.encode_bytes(elements) == theirs

@@ -19,6 +19,7 @@ class Reason(StrEnum):
     SESSION_NOT_FOUND = "session-not-found"
     INVALID_INPUT = "invalid-input"
     MODEL_NOT_READY = "model-not-ready"
+    WRONG_API = "wrong-api"  # a tensor model called on seqserve.v1: use the KServe v2 API
     OVERLOADED = "overloaded"
     DEADLINE_EXCEEDED = "deadline-exceeded"
     SHUTTING_DOWN = "shutting-down"

@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 
 from seqserve.server import limits, validation
-from seqserve.server.engines import Engine, StepEngine
+from seqserve.server.engines import Arrays, Engine, StepEngine, TensorEngine
 from seqserve.server.engines.base import kind_name
 from seqserve.server.errors import InvalidInput, ShuttingDown, Starting
 from seqserve.server.execution.deadlines import within
@@ -27,7 +27,8 @@ from seqserve.server.results import Final, ItemResult, StreamEvent
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Sequences, Session, SessionStore, Snapshot, StepAnswer
 from seqserve.server.settings import Settings
-from seqserve.server.validation import ValidPredict
+from seqserve.server.totals import ModelTotals, Totals
+from seqserve.server.validation import ValidPredict, ValidTensors
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,12 @@ class InferenceCore:
     def __init__(self, settings: Settings, factory: SessionFactory | None = None) -> None:
         self.settings = settings  # read to describe the configuration (KServe ModelConfig)
         self._sessions = SessionStore(settings.max_sessions, settings.session_idle_timeout)
+        self._totals = Totals()
         self.repository = Repository(
-            settings, factory or SessionFactory(settings), in_use=self._sessions.holding
+            settings,
+            factory or SessionFactory(settings),
+            self._totals,
+            in_use=self._sessions.holding,
         )
         self._max_items = settings.max_batch_items
         self._max_length = settings.max_input_length
@@ -82,6 +87,10 @@ class InferenceCore:
 
     # ------------------------------------------------------------ models
 
+    def totals(self, name: str) -> ModelTotals:
+        """The model's cumulative queue and compute counters (every version, both protocols)."""
+        return self._totals.of(name)
+
     def states(self) -> list[ModelState]:
         return self.repository.states()
 
@@ -113,6 +122,13 @@ class InferenceCore:
         return validation.predict_from_values(
             model, items, self._max_items, self._deadline(time_remaining)
         )
+
+    def tensors_request(
+        self, model: ModelVersion, arrays: Arrays, time_remaining: float | None
+    ) -> ValidTensors:
+        """A tensor model's inputs (of the graph's names, types, shapes) -> a validated
+        request with its deadline."""
+        return validation.tensors(model, arrays, self._max_items, self._deadline(time_remaining))
 
     def refuse_long_inputs(self, sizes: Iterable[int], unit: str) -> None:
         """Refuse an input over `max_input_length` before a front-end decodes it (`unit`:
@@ -150,6 +166,13 @@ class InferenceCore:
                     yield event
         finally:
             await events.aclose()
+
+    async def infer_tensors(self, request: ValidTensors) -> Arrays:
+        """A tensor model's outputs, by name, for validated inputs."""
+        engine = _engine(request.model)
+        if not isinstance(engine, TensorEngine):
+            raise InvalidInput(f"{request.model.name} is a {kind_name(request.model.info)} model")
+        return await engine.infer(request.arrays, request.rows, request.deadline)
 
     # ------------------------------------------------------------ sessions
 

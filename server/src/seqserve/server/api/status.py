@@ -30,6 +30,7 @@ STATUS: dict[type[errors.SeqServeError], tuple[grpc.StatusCode, Reason]] = {
     errors.SessionNotFound: (grpc.StatusCode.NOT_FOUND, Reason.SESSION_NOT_FOUND),
     errors.InvalidInput: (grpc.StatusCode.INVALID_ARGUMENT, Reason.INVALID_INPUT),
     errors.ModelNotReady: (grpc.StatusCode.FAILED_PRECONDITION, Reason.MODEL_NOT_READY),
+    errors.WrongApi: (grpc.StatusCode.FAILED_PRECONDITION, Reason.WRONG_API),
     errors.Overloaded: (grpc.StatusCode.RESOURCE_EXHAUSTED, Reason.OVERLOADED),
     errors.DeadlineExceeded: (grpc.StatusCode.DEADLINE_EXCEEDED, Reason.DEADLINE_EXCEEDED),
     errors.ShuttingDown: (grpc.StatusCode.UNAVAILABLE, Reason.SHUTTING_DOWN),

@@ -109,7 +109,8 @@ class KServeRoutes:
     async def statistics(self, request: Request) -> Response:
         name, version = _model(request, "ModelStatistics")
         states = [self._core.state(name, version)] if name else self._core.states()
-        return JSONResponse(plain(self._inference.statistics.report(states, version)))
+        report = self._inference.statistics.report(states, version, self._core.totals)
+        return JSONResponse(plain(report))
 
     # ------------------------------------------------------------ inference
 

@@ -20,7 +20,7 @@ from seqserve.server.api.auth import presented_token, token_matches
 from seqserve.server.api.http.errors import HttpError, error_response
 from seqserve.server.api.observe import HEADER, request_id
 from seqserve.server.calls import CallState, current_call
-from seqserve.server.metrics import known_model, requests
+from seqserve.server.metrics import RequestMetrics, known_model
 
 PROTOCOL = "http"
 OPEN_PATHS = frozenset({"/", "/v2/health/live", "/v2/health/ready"})
@@ -40,6 +40,7 @@ class Observe:
         self.app = app
         self.tokens = tokens
         self.access_level = access_level
+        self._requests = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,7 +75,7 @@ class Observe:
             # answered (500, request id) and logged with its traceback by `errors`
         finally:
             seconds = time.perf_counter() - started
-            requests.observe(call.model, call.method, str(status), seconds, PROTOCOL)
+            self._requests.observe(call.model, call.method, str(status), seconds, PROTOCOL)
             self._log(call, scope, status, seconds)
 
     def _allowed(self, headers: list[tuple[str, str]]) -> bool:

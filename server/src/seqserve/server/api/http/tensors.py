@@ -26,6 +26,7 @@ import numpy as np
 
 from seqserve.server.api.http.body import json_object, parse_json
 from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.arrays import split_bytes
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
@@ -94,12 +95,14 @@ def generate_request(info: pb.ModelInfo, body: Any, version: str) -> kpb.ModelIn
     message = kpb.ModelInferRequest(model_name=info.name, model_version=version)
     message.id = _string(request.get("id", ""), "id")
     set_parameters(message.parameters, json_object(request.get("parameters", {}), "parameters"))
-    spec = t.input_spec(info)
+    specs = {spec.name: spec for spec in t.input_specs(info)}
     for name, value in request.items():
         if name in ("id", "parameters"):
             continue
         shape = [1, *np.shape(value)] if not isinstance(value, str) else [1, 1]
-        tensor = message.inputs.add(name=name, datatype=spec.datatype, shape=shape)
+        spec = specs.get(name)  # an unknown name is refused by the shared checks
+        datatype = spec.datatype if spec else t.BYTES if isinstance(value, str) else t.INT64
+        tensor = message.inputs.add(name=name, datatype=datatype, shape=shape)
         _fill(tensor, value)
     return message
 
@@ -152,9 +155,14 @@ def _fill(tensor: kpb.ModelInferRequest.InferInputTensor, data: Any) -> None:
     empty: the shared checks refuse them, naming the datatypes the model takes)."""
     if data is None:
         raise InvalidInput(f"input {tensor.name!r} needs data (or binary_data_size)")
-    target = t.CONTENTS.get(tensor.datatype)
-    if target is None:
+    if tensor.datatype not in t.BY_DATATYPE:
         return
+    target = t.BY_DATATYPE[tensor.datatype][0]
+    if not target:
+        raise InvalidInput(
+            f"input {tensor.name!r} is {tensor.datatype}, which JSON cannot carry; send it as "
+            "binary data (binary_data_size)"
+        )
     values = list(_flat(data))
     try:
         if tensor.datatype == t.BYTES:
@@ -204,10 +212,9 @@ def parameters(params: Params) -> dict[str, Any]:
 def tensor_values(output: kpb.ModelInferResponse.InferOutputTensor, raw: bytes) -> list[Any]:
     """The flat elements of an output's raw contents, as JSON values."""
     if output.datatype == t.BYTES:
-        elements = t.decode_bytes(raw)
-        assert not isinstance(elements, int)  # the server encoded them
+        elements = split_bytes(raw, output.name)
         return [e.decode("utf-8", errors="replace") for e in elements]
-    values: list[Any] = np.frombuffer(raw, dtype=t.NUMPY[output.datatype]).tolist()
+    values: list[Any] = np.frombuffer(raw, dtype=t.BY_DATATYPE[output.datatype][1]).tolist()
     return values
 
 

@@ -1,6 +1,7 @@
 """One inference request of the protocol through the core: resolve the model, read the
 input tensor, validate with the shared codecs, predict (or stream, or step a sequence),
-write the output tensors, count it in the statistics.
+write the output tensors, count it in the statistics. A tensor model's named inputs are
+read and written as arrays (`arrays`) instead.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from seqserve.server.api.kserve import describe, inputs, outputs, sequences
+from seqserve.server.api.kserve import arrays, describe, inputs, outputs, sequences
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.api.kserve.stats import Statistics
@@ -49,6 +50,9 @@ class Inference:
         """The responses to one request: streamed symbols (seq2seq on a stream), then the
         complete response (marked final on a stream)."""
         model = self._core.admit(request.model_name, describe.version_number(request.model_version))
+        if t.is_tensor(model.info):
+            yield await self._tensors(model, request, time_remaining, stream)
+            return
         started = time.perf_counter_ns()
         ok, results = False, list[ItemResult]()
         try:
@@ -74,6 +78,33 @@ class Inference:
         finally:
             elapsed = time.perf_counter_ns() - started
             self.statistics.record(model.name, model.version, len(results), ok, elapsed)
+
+    async def _tensors(
+        self,
+        model: ModelVersion,
+        request: kpb.ModelInferRequest,
+        time_remaining: float | None,
+        stream: bool,
+    ) -> kpb.ModelInferResponse:
+        """A tensor model's request: the graph's inputs in, its chosen outputs back."""
+        started = time.perf_counter_ns()
+        ok, rows = False, 0
+        try:
+            specs, typed = outputs.requested(model.info, request)
+            arrays.check_typed(specs, typed)
+            found = arrays.read(model.info, request, self._core.refuse_long_inputs)
+            budget = time_budget(request, time_remaining)
+            valid = self._core.tensors_request(model, found, budget)
+            rows = valid.rows
+            response = _response(request, model)
+            arrays.write(response, specs, model.info, await self._core.infer_tensors(valid), typed)
+            if stream:
+                response.parameters[FINAL].bool_param = True
+            ok = True
+            return response
+        finally:
+            elapsed = time.perf_counter_ns() - started
+            self.statistics.record(model.name, model.version, rows, ok, elapsed)
 
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None

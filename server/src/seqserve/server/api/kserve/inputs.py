@@ -15,11 +15,22 @@ import numpy as np
 
 from seqserve.contract import codecs
 from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.arrays import split_bytes
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
 
 Item = str | list[int] | list[float]
+
+# Little-endian element types of raw contents, and the typed `contents` field of each.
+_RAW = {t.INT64: "<i8", t.INT32: "<i4", t.FP32: "<f4", t.FP64: "<f8"}
+_TYPED = {
+    t.INT64: "int64_contents",
+    t.INT32: "int_contents",
+    t.FP32: "fp32_contents",
+    t.FP64: "fp64_contents",
+    t.BYTES: "bytes_contents",
+}
 
 
 def expected(info: pb.ModelInfo) -> str:
@@ -111,7 +122,7 @@ def _numbers(
     count: int,
 ) -> np.ndarray:
     if raw is not None:
-        dtype = t.NUMPY[tensor.datatype]
+        dtype = np.dtype(_RAW[tensor.datatype])
         if len(raw) != count * dtype.itemsize:
             raise InvalidInput(
                 f"input {t.INPUT!r} of shape {list(tensor.shape)} needs {count} "
@@ -119,7 +130,7 @@ def _numbers(
                 f"raw_input_contents; got {len(raw)} bytes"
             )
         return np.frombuffer(raw, dtype=dtype)
-    values: Sequence[int | float] = getattr(tensor.contents, t.CONTENTS[tensor.datatype])
+    values: Sequence[int | float] = getattr(tensor.contents, _TYPED[tensor.datatype])
     _check_count(tensor, len(values), count)
     return np.asarray(values)
 
@@ -130,22 +141,9 @@ def _bytes_elements(
     raw: bytes | None,
     count: int,
 ) -> list[bytes]:
-    if raw is None:
-        elements = list(tensor.contents.bytes_contents)
-    else:
-        decoded = t.decode_bytes(raw)
-        if isinstance(decoded, int):
-            raise InvalidInput(_truncated(decoded))
-        elements = decoded
+    elements = list(tensor.contents.bytes_contents) if raw is None else split_bytes(raw, t.INPUT)
     _check_count(tensor, len(elements), count)
     return elements
-
-
-def _truncated(offset: int) -> str:
-    return (
-        f"input {t.INPUT!r} raw BYTES contents end inside the element at byte {offset}; "
-        "each element is a 4-byte little-endian length followed by that many bytes"
-    )
 
 
 def _check_count(tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count: int) -> None:

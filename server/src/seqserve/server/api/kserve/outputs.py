@@ -10,6 +10,7 @@ mixing the two in one response.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from seqserve.server.results import ItemResult, SymbolEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
 Column = Callable[[Sequence[ItemResult]], np.ndarray]
+
+_NUMPY: dict[str, np.dtype[Any]] = {t.INT64: np.dtype("<i8"), t.FP32: np.dtype("<f4")}
 
 
 def requested(
@@ -91,11 +94,23 @@ def _answer(results: Sequence[ItemResult]) -> np.ndarray:
         return np.array([[(r.text or "").encode()] for r in results], dtype=object)
     if first.value is not None:
         return np.array([[r.value] for r in results], dtype=np.float32)
-    return np.array([r.symbols for r in results], dtype=np.int64)
+    return _rows([r.symbols for r in results], np.int64, -1)
 
 
 def _confidence(results: Sequence[ItemResult]) -> np.ndarray:
-    return np.array([r.confidence for r in results], dtype=np.float32)
+    return _rows([r.confidence for r in results], np.float32, 0)
+
+
+def _rows(rows: list[tuple[Any, ...]], dtype: type, pad: int) -> np.ndarray:
+    """Rows as one array; rows of different lengths (answers that stopped at an end symbol)
+    padded at the end with `pad`."""
+    width = max(map(len, rows))
+    if all(len(row) == width for row in rows):
+        return np.array(rows, dtype=dtype)
+    out: np.ndarray = np.full((len(rows), width), pad, dtype=dtype)
+    for index, row in enumerate(rows):
+        out[index, : len(row)] = row
+    return out
 
 
 def _probabilities(results: Sequence[ItemResult]) -> np.ndarray:
@@ -126,12 +141,17 @@ def _append(
         if typed:
             tensor.contents.bytes_contents.extend(elements)
         else:
-            response.raw_output_contents.append(t.encode_bytes(elements))
+            response.raw_output_contents.append(encode_bytes(elements))
         return
-    flat = array.astype(t.NUMPY[spec.datatype]).reshape(-1)
+    flat = array.astype(_NUMPY[spec.datatype]).reshape(-1)
     if not typed:
         response.raw_output_contents.append(flat.tobytes())
     elif spec.datatype == t.INT64:
         tensor.contents.int64_contents.extend(flat.tolist())
     else:
         tensor.contents.fp32_contents.extend(flat.tolist())
+
+
+def encode_bytes(elements: Sequence[bytes]) -> bytes:
+    """BYTES elements as raw contents: each a 4-byte little-endian length, then the bytes."""
+    return b"".join(len(e).to_bytes(4, "little") + e for e in elements)

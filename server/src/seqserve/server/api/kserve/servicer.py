@@ -93,7 +93,7 @@ class KServeServicer:
     ) -> kpb.ModelStatisticsResponse:
         version = describe.version_number(request.version)
         states = [self._core.state(request.name, version)] if request.name else self._core.states()
-        return self.statistics.report(states, version)
+        return self.statistics.report(states, version, self._core.totals)
 
     # ------------------------------------------------------------ inference
 

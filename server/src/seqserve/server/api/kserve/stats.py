@@ -3,9 +3,9 @@ queue and compute totals (the counters behind the Prometheus metrics).
 
 Triton's fields as seqserve fills them: `success`/`fail` count KServe requests and their
 total time in nanoseconds, `inference_count` the items they inferred (a batch of n counts
-n), `last_inference` the time of the last one in milliseconds since the epoch. From
-`seqserve.server.totals.model_totals`, which counts every request of both protocols:
-`queue` (items waiting for a batch or a decoder slot, and their total wait),
+n), `last_inference` the time of the last one in milliseconds since the epoch. From the
+core's per-model totals (`seqserve.server.totals`), which count every request of both
+protocols: `queue` (items waiting for a batch or a decoder slot, and their total wait),
 `compute_infer` and `execution_count` (batched onnxruntime calls and their total time).
 The engine totals are kept per model, so they are reported on its newest version.
 """
@@ -13,10 +13,9 @@ The engine totals are kept per model, so they are reported on its newest version
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from seqserve.server import totals
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.repository import ModelState
 from seqserve.server.totals import ModelTotals
@@ -64,13 +63,19 @@ class Statistics:
             stats.execution_count = engine.compute_count
         return stats
 
-    def report(self, states: Sequence[ModelState], version: int) -> kpb.ModelStatisticsResponse:
-        """The statistics of `version` (0: every ready version) of each model state."""
+    def report(
+        self,
+        states: Sequence[ModelState],
+        version: int,
+        totals: Callable[[str], ModelTotals],
+    ) -> kpb.ModelStatisticsResponse:
+        """The statistics of `version` (0: every ready version) of each model state; the
+        engine's `totals` of a model are reported on its newest version."""
         response = kpb.ModelStatisticsResponse()
         for state in states:
             name = state.info.name
             newest = state.versions[-1] if state.versions else 0
             for number in [version] if version else state.versions:
-                engine = totals.model_totals(name) if number == newest else None
+                engine = totals(name) if number == newest else None
                 response.model_stats.append(self.model(name, number, engine))
         return response
