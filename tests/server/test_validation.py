@@ -142,10 +142,10 @@ def typed(item: Sequence[object]) -> list[tuple[type, object]]:
 def in_order(
     model: ModelVersion, inputs: Sequence[pb.Input], max_items: int, max_length: int
 ) -> object:
-    """The answer of the checks one after the other: lengths, batch size, each input."""
+    """The answer of the checks one after the other: batch size, lengths, each input."""
     try:
-        limits.check_input_lengths(inputs, max_length)
         validation.check_batch(model, len(inputs), max_items)
+        limits.check_input_lengths(inputs, max_length)
     except InvalidInput as exc:
         return str(exc)
     items = []

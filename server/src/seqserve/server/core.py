@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+from seqserve.server import ids
 from seqserve.server.deadlines import within
 from seqserve.server.engines import Engine, ItemResult, StepEngine, StreamEvent
 from seqserve.server.engines.base import kind_name
@@ -67,13 +68,13 @@ class InferenceCore:
     def resolve(self, name: str, version: int = 0) -> ModelVersion:
         if self.draining:
             raise ShuttingDown()
-        return self.repository.resolve(name, version)
+        return self.repository.resolve(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
 
     def states(self) -> list[ModelState]:
         return self.repository.states()
 
     def state(self, name: str, version: int = 0) -> ModelState:
-        return self.repository.state(name, version)
+        return self.repository.state(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
 
     def deadline(self, time_remaining: float | None) -> float | None:
         """The monotonic time a call must finish by: its own deadline or the default."""
@@ -123,7 +124,7 @@ class InferenceCore:
         """A live session by id; a stream already using it keeps it while draining."""
         if self.draining and new_stream:
             raise ShuttingDown()
-        return self.sessions.get(session_id)
+        return self.sessions.get(ids.check("session id", session_id, ids.MAX_SESSION_ID))
 
 
 def _engine(model: ModelVersion) -> Engine:

@@ -25,11 +25,14 @@ from __future__ import annotations
 import contextvars
 import logging
 import platform
+import socket
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     REGISTRY,
@@ -38,7 +41,7 @@ from prometheus_client import (
     Histogram,
     Info,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -383,9 +386,50 @@ def set_build_info(version: str, **extra: str) -> None:
     )
 
 
+METRICS_CONNECTIONS = 8  # scrapes served at once; more connections are closed at once
+METRICS_READ_TIMEOUT_S = 5.0  # a request not fully received by then is dropped
+
+
+class _QuietHandler(WSGIRequestHandler):
+    timeout = METRICS_READ_TIMEOUT_S  # a half-sent request cannot hold its thread longer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _BoundedServer(ThreadingMixIn, WSGIServer):
+    """The /metrics HTTP server: a thread per connection, at most `METRICS_CONNECTIONS`."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[WSGIRequestHandler]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._slots = threading.BoundedSemaphore(METRICS_CONNECTIONS)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # busy: the scraper retries at its next interval
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def serve(host: str, port: int) -> int:
-    """Serve `/metrics` over HTTP from a daemon thread; returns the bound port (0: any)."""
-    server, _thread = start_http_server(port, addr=host)
+    """Serve `/metrics` over HTTP from a daemon thread; returns the bound port (0: any).
+    At most `METRICS_CONNECTIONS` connections are served at once, each for at most
+    `METRICS_READ_TIMEOUT_S` of waiting on the client, so idle half-sent requests cannot
+    pile up threads."""
+    server = make_server(
+        host.strip("[]"), port, make_wsgi_app(), _BoundedServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread.start()
     bound = int(server.server_port)
     log.info("metrics on http://%s:%d/metrics", host, bound)
     return bound

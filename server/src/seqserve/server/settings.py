@@ -166,6 +166,23 @@ class Settings(BaseSettings):
         description="serve Prometheus metrics at http://HOST:PORT/metrics (0: off; 9090 "
         "is the usual choice)",
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="address of the metrics endpoint; loopback by default, since /metrics "
+        "has no authentication (0.0.0.0 or :: to let a scraper on another host read it)",
+    )
+    max_streams_per_connection: int = Field(
+        256,
+        ge=1,
+        description="most concurrent calls (HTTP/2 streams) one connection may hold open, "
+        "authenticated or not; further streams are refused (REFUSED_STREAM) by the "
+        "transport before any server code runs",
+    )
+    allow_empty: bool = Field(
+        False,
+        description="start even when the repository holds no model (health stays "
+        "NOT_SERVING until one is ready, e.g. filled later with --poll)",
+    )
     report_modules: bool = Field(
         False,
         description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "

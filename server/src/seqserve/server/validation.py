@@ -4,8 +4,9 @@ The shared codec (`seqserve.client.codecs`) is the authority on what an input ma
 this module applies it, checks the batch limits, and wraps codec errors as `InvalidInput`.
 Nothing behind this point sees a raw protobuf input.
 
-A request is refused for the first of: an input over `max_input_length`, a batch size out
-of range, an input the codec refuses (the first of those). A request that is plainly fine
+A request is refused for the first of: a batch size out of range (on the count alone, so a
+million-item request costs no per-item work), an input over `max_input_length`, an input
+the codec refuses (the first of those). A request that is plainly fine
 takes each model's `codecs.Codec` shortcut; any other takes the checks in that order.
 """
 
@@ -41,10 +42,12 @@ class ValidState:
     steps: int
 
 
-def check_batch(model: ModelVersion, count: int, max_items: int) -> None:
+def check_batch(model: ModelVersion | pb.ModelInfo, count: int, max_items: int) -> None:
+    """The batch size is 1-`max_items`: checked on the count alone, before any item is read."""
+    info = model if isinstance(model, pb.ModelInfo) else model.info
     if count == 0:
         raise InvalidInput(
-            f"empty batch: send 1-{max_items} inputs, each {codecs.describe_input(model.info)}"
+            f"empty batch: send 1-{max_items} inputs, each {codecs.describe_input(info)}"
         )
     if count > max_items:
         raise InvalidInput(
@@ -73,8 +76,8 @@ def predict_from_messages(
 def _checked_messages(
     model: ModelVersion, inputs: Sequence[pb.Input], max_items: int, max_length: int
 ) -> tuple[Encoded, ...]:
+    check_batch(model, len(inputs), max_items)  # on the count, before any item is read
     limits.check_input_lengths(inputs, max_length)
-    check_batch(model, len(inputs), max_items)
     items: list[Encoded] = []
     for index, message in enumerate(inputs):
         try:

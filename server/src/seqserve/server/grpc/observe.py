@@ -15,7 +15,9 @@
   Failed calls are logged once: caller errors at INFO, overload and unavailability at
   WARNING, and an unexpected exception at ERROR with its traceback. INTERNAL errors are
   logged with their traceback by `grpc.status` under the same request id (and the caller
-  sees that id), so their access line stays at the access level.
+  sees that id), so their access line stays at the access level. Failed calls' lines are
+  rate-limited (`FAILED_LINES_PER_10S`, then one line with the count left out); the
+  metrics count every call.
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ from typing import Any
 
 import grpc
 
+from seqserve.server import ids
 from seqserve.server.grpc import malformed
 from seqserve.server.grpc.malformed import Malformed
+from seqserve.server.logs import RateLimitedLog
 from seqserve.server.metrics import CallState, current_call, known_model, requests
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
 HEADER = "x-request-id"
-MAX_ID_LENGTH = 128
+MAX_ID_LENGTH = ids.MAX_REQUEST_ID
+FAILED_LINES_PER_10S = 100
 access_log = logging.getLogger("seqserve.server.access")
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.access_level = access_level
         self.guard_malformed = guard_malformed
         self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._failures = RateLimitedLog(access_log, FAILED_LINES_PER_10S, 10.0)
 
     async def intercept_service(
         self,
@@ -270,7 +276,9 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         model = known_model(call.model)  # a caller's unknown name could carry newlines
         details = context.details() if code != "OK" else None
         peer = _peer.get()
-        access_log.log(
+        # failed calls a caller can repeat at will are logged at a bounded rate (all counted)
+        line = self._failures if code != "OK" and code != "INTERNAL" else access_log
+        line.log(
             level,
             "%s model=%s code=%s %.2f ms peer=%s%s",
             call.method,

@@ -20,6 +20,10 @@ from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SeqServe"].full_name
+MAX_REQUESTS_PER_READ = 16
+MIN_PING_INTERVAL_MS = 300_000  # grpc core's default, stated: clients keep alive at it
+MAX_PING_STRIKES = 2
+HANDSHAKE_TIMEOUT_MS = 10_000
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -32,7 +36,6 @@ def create_server(
     Health starts NOT_SERVING for "" and for the seqserve.v1 service; the caller flips it
     once the models are loaded.
     """
-    limit = settings.max_message_bytes
     tokens = load_tokens(settings)
     access = logging.INFO if settings.log_access else logging.DEBUG
     interceptors: list[grpc.aio.ServerInterceptor]
@@ -46,11 +49,7 @@ def create_server(
         interceptors = [ObserveInterceptor(access, guard_malformed=True)]
     server = grpc.aio.server(
         interceptors=interceptors,
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-            ("grpc.so_reuseport", 0),
-        ],
+        options=transport_options(settings),
     )
     pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), server)  # type: ignore[no-untyped-call]
     kserve.add_to_server(server, core)  # inference.GRPCInferenceService, same core
@@ -71,6 +70,36 @@ def create_server(
     if port == 0:
         raise OSError(f"cannot bind {address}: is the port in use or privileged?")
     return server, port, health_servicer
+
+
+def transport_options(settings: Settings) -> list[tuple[str, int]]:
+    """grpc core's limits on what one connection may cost before any Python code runs.
+
+    - Message sizes: `max_message_bytes` both ways.
+    - Streams: at most `max_streams_per_connection` open per connection. With overload
+      protection (on by default in grpc core, set here so it stays on) a stream the peer
+      has reset still counts until the server has finished with it, so resetting streams
+      at once (HTTP/2 "rapid reset") cannot hold more than that many in progress; excess
+      streams are refused with REFUSED_STREAM by the transport.
+    - New streams taken per read of the socket: a small number, so one connection's burst
+      yields to the others between reads.
+    - Pings: a peer pinging more often than every `MIN_PING_INTERVAL_MS` without data gets
+      strikes, and GOAWAY after `MAX_PING_STRIKES`.
+    - A connection must finish its handshake (TLS, HTTP/2 preface) within
+      `HANDSHAKE_TIMEOUT_MS`.
+    """
+    limit = settings.max_message_bytes
+    return [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_concurrent_streams", settings.max_streams_per_connection),
+        ("grpc.http.overload_protection", 1),
+        ("grpc.http2.max_requests_per_read", MAX_REQUESTS_PER_READ),
+        ("grpc.http2.min_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
+        ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
+        ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS),
+    ]
 
 
 async def set_health(servicer: health.aio.HealthServicer, serving: bool) -> None:

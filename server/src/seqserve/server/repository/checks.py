@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,12 @@ DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)"}
 
 
 class LoadError(Exception):
-    """Why a model version cannot serve; shown in the log and in ListModels."""
+    """Why a model version cannot serve, shown in ListModels; `detail` (onnxruntime's own
+    words, file paths) goes to the server log only."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason if not detail else f"{reason} (details in the server log)")
+        self.detailed = reason if not detail else f"{reason}: {detail}"
 
 
 def sha256_of(path: Path) -> str:
@@ -45,6 +51,7 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
         raise LoadError(f"manifest version {info.version} does not match folder {version}")
     if info.kind not in ROLES:
         raise LoadError(f"unsupported serving kind {pb.ServingKind.Name(info.kind)}")
+    _check_ranges(info)
     graphs = {g.role: g for g in info.graphs}
     needed, optional = ROLES[info.kind], OPTIONAL.get(info.kind, {})
     if not set(needed) <= set(graphs) <= set(needed) | set(optional):
@@ -75,6 +82,35 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
     return graphs
 
 
+# Bounds on manifest numbers: a manifest past them is a mistake (or an attack), and would
+# make the server allocate per its numbers before any graph check could refuse it.
+MAX_LENGTH = 1 << 16  # positions of an input or output, decode steps
+MAX_WIDTH = 1 << 16  # one-hot cardinality, state size, tensor dimensions
+
+
+def _check_ranges(info: pb.ModelInfo) -> None:
+    """Every size in the manifest is in range before anything is sized by it."""
+    for side, spec in (("input", info.input), ("output", info.output)):
+        if not 1 <= spec.length <= MAX_LENGTH:
+            raise LoadError(f"{side}.length must be 1-{MAX_LENGTH}; got {spec.length}")
+        if not 0 <= spec.cardinality <= MAX_WIDTH:
+            raise LoadError(f"{side}.cardinality must be 0-{MAX_WIDTH}; got {spec.cardinality}")
+        if spec.min_value > spec.max_value:
+            raise LoadError(f"{side}.min_value is above {side}.max_value")
+    if not 0 <= info.decode.steps <= MAX_LENGTH:
+        raise LoadError(f"decode.steps must be 0-{MAX_LENGTH}; got {info.decode.steps}")
+    if not 0 <= info.decode.state_size <= MAX_WIDTH:
+        raise LoadError(f"decode.state_size must be 0-{MAX_WIDTH}; got {info.decode.state_size}")
+    for graph in info.graphs:
+        for tensor in (*graph.inputs, *graph.outputs):
+            shape = list(tensor.shape)
+            if not shape or shape[0] != -1 or not all(1 <= d <= MAX_WIDTH for d in shape[1:]):
+                raise LoadError(
+                    f"{graph.file}: {tensor.name} shape {shape}: the first dimension is -1 "
+                    f"(the batch), the others 1-{MAX_WIDTH}"
+                )
+
+
 def verify_file(folder: Path, graph: pb.GraphFile) -> Path:
     """The graph file exists, stays inside the folder, and its SHA-256 matches the manifest."""
     path = (folder / graph.file).resolve()
@@ -89,6 +125,101 @@ def verify_file(folder: Path, graph: pb.GraphFile) -> Path:
             f"{graph.sha256[:12]}... (file changed or corrupted)"
         )
     return path
+
+
+def check_no_external_data(path: Path, name: str | None = None) -> None:
+    """The ONNX graph at `path` keeps every tensor inside itself.
+
+    A tensor stored in an external data file would be read by onnxruntime from beside the
+    graph, outside the manifest's SHA-256: changed weights would load while the hash still
+    verified. Such graphs are refused (`LoadError`); save them with the tensors inside.
+    Walks every tensor the model holds: initializers, sparse initializers, node attributes,
+    and the subgraphs of control-flow nodes and functions.
+    """
+    label = name or path.name
+    try:
+        found = _external_tensor(memoryview(path.read_bytes()), _MODEL)
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{label}: not a readable ONNX model", str(exc)) from exc
+    if found is not None:
+        raise LoadError(
+            f"{label}: tensor {found!r} is stored in an external data file, which the "
+            "manifest's SHA-256 does not cover; save the graph with its tensors inside"
+        )
+
+
+# The ONNX protobuf messages that can hold tensors: field number -> the message it holds
+# ("tensor" for a TensorProto). Everything else in a model is skipped unread.
+_MODEL, _GRAPH, _NODE, _ATTRIBUTE, _SPARSE, _FUNCTION, _TRAINING = range(7)
+_TENSOR = -1
+_HOLDS: dict[int, dict[int, int]] = {
+    _MODEL: {7: _GRAPH, 20: _TRAINING, 25: _FUNCTION},
+    _TRAINING: {1: _GRAPH, 2: _GRAPH},
+    _FUNCTION: {7: _NODE},
+    _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},
+    _NODE: {5: _ATTRIBUTE},
+    _ATTRIBUTE: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
+    _SPARSE: {1: _TENSOR, 2: _TENSOR},
+}
+_TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 8, 13, 14
+_EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
+
+
+def _external_tensor(data: memoryview, kind: int, depth: int = 0) -> str | None:
+    """The name of the first tensor stored externally within `data` (a `kind` message)."""
+    if depth > 64:
+        raise ValueError("subgraphs nested too deeply")
+    if kind == _TENSOR:
+        name, external = "", False
+        for number, value in _fields(data):
+            if number == _TENSOR_NAME and isinstance(value, memoryview):
+                name = bytes(value).decode("utf-8", "replace")
+            external |= number == _TENSOR_EXTERNAL_DATA
+            external |= number == _TENSOR_DATA_LOCATION and value == _EXTERNAL
+        return (name or "(unnamed)") if external else None
+    holds = _HOLDS[kind]
+    for number, value in _fields(data):
+        inner = holds.get(number)
+        if inner is not None and isinstance(value, memoryview):
+            found = _external_tensor(value, inner, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
+    """(field number, value) of each field of a protobuf message: varints as ints,
+    length-delimited fields as views (not copied), fixed-width fields skipped."""
+    offset, end = 0, len(data)
+    while offset < end:
+        key, offset = _varint(data, offset)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, offset = _varint(data, offset)
+            yield number, value
+        elif wire == 2:
+            size, offset = _varint(data, offset)
+            if offset + size > end:
+                raise ValueError("a field runs past the end of its message")
+            yield number, data[offset : offset + size]
+            offset += size
+        elif wire in (1, 5):
+            offset += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+def _varint(data: memoryview, offset: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if offset >= len(data) or shift > 63:
+            raise ValueError("truncated or oversized varint")
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, offset
 
 
 def check_signature(graph: pb.GraphFile, session: Any) -> None:

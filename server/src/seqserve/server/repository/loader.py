@@ -15,6 +15,7 @@ from seqserve.server.engines import Engine, build_engine
 from seqserve.server.repository.checks import (
     LoadError,
     check_manifest,
+    check_no_external_data,
     check_signature,
     verify_file,
 )
@@ -55,11 +56,17 @@ def load_version(
         try:
             info = read_manifest(folder)
         except Exception as exc:  # unreadable or malformed JSON, unknown fields
-            raise LoadError(f"model.json unreadable: {_short(exc)}") from exc
+            raise LoadError("model.json unreadable", _short(exc)) from exc
         engine = _build(folder, name, version, info, factory, settings)
     except LoadError as exc:
-        log.error("model %s version %d not ready: %s", name, version, exc)
+        log.error("model %s version %d not ready: %s", name, version, exc.detailed)
         return ModelVersion(name, version, info, reason=str(exc))
+    except Exception:  # a file no check foresaw: this version is not ready, the rest serve
+        log.exception(
+            "model %s version %d not ready: unexpected error while loading", name, version
+        )
+        reason = "unexpected error while loading (details in the server log)"
+        return ModelVersion(name, version, info, reason=reason)
     log.info(
         "model %s version %d ready (%s, %.0f ms)",
         name,
@@ -83,10 +90,11 @@ def _build(
     sessions = {}
     for role, graph in graphs.items():
         path = verify_file(folder, graph)
+        check_no_external_data(path, graph.file)
         try:
             session = factory.create(path)
         except Exception as exc:  # onnxruntime cannot parse or place the graph
-            raise LoadError(f"{graph.file}: onnxruntime cannot load it: {_short(exc)}") from exc
+            raise LoadError(f"{graph.file}: onnxruntime cannot load it", _short(exc)) from exc
         check_signature(graph, session)
         sessions[role] = session
     engine = build_engine(info, sessions, settings)
@@ -94,7 +102,7 @@ def _build(
         for _ in range(settings.warmup_runs):
             engine.warmup()
     except Exception as exc:
-        raise LoadError(f"warm-up inference failed: {_short(exc)}") from exc
+        raise LoadError("warm-up inference failed", _short(exc)) from exc
     return engine
 
 

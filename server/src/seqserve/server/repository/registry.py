@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,16 +31,63 @@ class ModelState:
     versions: tuple[int, ...]  # ready versions, newest last
 
 
+MAX_VERSION = 2**31 - 1  # version folders: decimal, no leading zero, 1 to this
+VERSION_NAME = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def version_of(name: str) -> int | None:
+    """A version folder's number: ASCII digits without a leading zero, 1 to MAX_VERSION."""
+    if VERSION_NAME.fullmatch(name) is None or int(name) > MAX_VERSION:
+        return None
+    return int(name)
+
+
 def scan(root: Path) -> dict[str, list[tuple[int, Path]]]:
-    """Model folders and their integer version folders (others are ignored), oldest first."""
+    """Model folders and their version folders, oldest first (hidden ones are skipped)."""
+    return scan_folders(root)[0]
+
+
+def scan_folders(
+    root: Path,
+) -> tuple[dict[str, list[tuple[int, Path]]], dict[str, list[str]]]:
+    """`scan`, and per model the folders that are not versions (named `01`, `²` or
+    `99999999999999999999`), so a careless deploy is reported instead of silently skipped
+    or read as another version."""
     found: dict[str, list[tuple[int, Path]]] = {}
+    odd: dict[str, list[str]] = {}
     if not root.is_dir():
-        return found
-    for model in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        versions = [(int(v.name), v) for v in model.iterdir() if v.is_dir() and v.name.isdigit()]
+        return found, odd
+    try:
+        models = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        log.error("cannot list the model repository: %s", exc)
+        return found, odd
+    for model in models:
+        versions: list[tuple[int, Path]] = []
+        try:
+            folders = sorted(v for v in model.iterdir() if v.is_dir())
+        except OSError as exc:
+            log.error("cannot list model folder %s: %s", model.name, exc)
+            continue
+        for folder in folders:
+            if folder.name.startswith("."):
+                continue
+            number = version_of(folder.name)
+            if number is None:
+                odd.setdefault(model.name, []).append(
+                    f"folder {short_name(folder.name)!r} ignored: version folders are named "
+                    f"by a decimal number 1-{MAX_VERSION} without leading zeros"
+                )
+            else:
+                versions.append((number, folder))
         if versions:
             found[model.name] = sorted(versions)
-    return found
+    return found, odd
+
+
+def short_name(name: str, limit: int = 40) -> str:
+    """A folder name as shown in reasons and logs: at most `limit` characters."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."
 
 
 class Repository:
@@ -52,9 +100,12 @@ class Repository:
     def load_all(self, workers: int = 2) -> None:
         """Load each model's versions newest first, as many as it keeps (in a small pool, a
         model per task: onnxruntime releases the GIL)."""
-        found = scan(self._settings.models)
+        found, odd = scan_folders(self._settings.models)
         if not found:
             log.warning("no models under %s", self._settings.models)
+        for name, problems in odd.items():
+            self._notes[name] = "; ".join(problems)
+            log.warning("model %s: %s", name, self._notes[name])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
             loaded = list(pool.map(self._load_model, found.keys(), found.values()))
         self._models = {

@@ -28,12 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from seqserve.server import heap
 from seqserve.server.repository.loader import ModelVersion, load_version
-from seqserve.server.repository.registry import Repository, scan
+from seqserve.server.repository.registry import Repository, scan_folders
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,12 @@ class Reloader:
         repository: Repository,
         poll: float,
         in_use: Callable[[ModelVersion], bool] = lambda mv: False,
+        after_check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """`in_use(version)`: whether something besides calls holds a version (open
-        sessions); a retired version is unloaded only once that is false."""
+        sessions); a retired version is unloaded only once that is false. `after_check`
+        runs after every check (the server updates its health there)."""
+        self._after_check = after_check
         self._repository = repository
         self._poll = poll
         self._in_use = in_use
@@ -111,7 +114,7 @@ class Reloader:
         async with self._lock:
             loop = asyncio.get_running_loop()
             root = self._repository.root
-            found = await loop.run_in_executor(None, scan, root)
+            found, odd = await loop.run_in_executor(None, scan_folders, root)
             loaded: list[ModelVersion] = []
             for name, versions in found.items():
                 for version, folder in reversed(versions):  # newest first
@@ -122,8 +125,10 @@ class Reloader:
                         loaded.append(mv)
                 for old in self._repository.surplus(name):
                     self._retire(old)
-            await self._report(found)
+            await self._report(found, odd)
             self.checks += 1
+            if self._after_check is not None:
+                await self._after_check()
             return loaded
 
     async def _consider(self, name: str, version: int, folder: Path) -> ModelVersion | None:
@@ -181,12 +186,14 @@ class Reloader:
             heap.refreeze()
             log.info("reload: model %s version %d unloaded", mv.name, mv.version)
 
-    async def _report(self, found: dict[str, list[tuple[int, Path]]]) -> None:
-        """Per model: loaded versions whose files changed or vanished; forget refused versions
-        whose folder is gone."""
+    async def _report(
+        self, found: dict[str, list[tuple[int, Path]]], odd: dict[str, list[str]]
+    ) -> None:
+        """Per model: folders that are not versions, loaded versions whose files changed or
+        vanished; forget refused versions whose folder is gone."""
         loop = asyncio.get_running_loop()
         on_disk = {(name, v): path for name, versions in found.items() for v, path in versions}
-        notes: dict[str, list[str]] = {}
+        notes: dict[str, list[str]] = {name: list(problems) for name, problems in odd.items()}
         for mv in self._repository.versions():
             key = (mv.name, mv.version)
             if not mv.ready:  # the registry reports it ("version N not ready: ...")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from seqserve.server import validation
+from seqserve.server import ids, validation
 from seqserve.server.core import InferenceCore, PredictAnswer
 from seqserve.server.engines import ItemResult, SymbolEvent
 from seqserve.server.errors import InvalidInput, Starting
@@ -55,10 +55,13 @@ class Inference:
         ok, results = False, list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
+            limit = self._core.settings.max_message_bytes
             if t.is_stateful(model.info):
+                outputs.check_answer_size(model.info, specs, 1, limit)
                 results = [await self._sequences.step(model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
+                outputs.check_answer_size(model.info, specs, len(valid.items), limit)
                 if stream and t.streams_symbols(model.info):
                     async for event in self._core.stream(valid):
                         if isinstance(event, SymbolEvent):
@@ -80,17 +83,19 @@ class Inference:
     def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
         if not self._core.loaded:
             raise Starting()
+        ids.check("request id", request.id, ids.MAX_REQUEST_ID)
         version = describe.version_number(request.model_version)
         return self._core.resolve(request.model_name, version)
 
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
     ) -> validation.ValidPredict:
-        items = inputs.read_items(model.info, request, self._core.settings.max_input_length)
-        deadline = self._core.deadline(time_budget(request, time_remaining))
-        return validation.predict_from_values(
-            model, items, self._core.settings.max_batch_items, deadline
+        settings = self._core.settings
+        items = inputs.read_items(
+            model.info, request, settings.max_input_length, settings.max_batch_items
         )
+        deadline = self._core.deadline(time_budget(request, time_remaining))
+        return validation.predict_from_values(model, items, settings.max_batch_items, deadline)
 
 
 def _symbol(

@@ -17,6 +17,7 @@ from seqserve.client import codecs
 from seqserve.server.errors import InvalidInput
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
+from seqserve.server.validation import check_batch
 from seqserve.v1 import seqserve_pb2 as pb
 
 Item = str | list[int] | list[float]
@@ -44,13 +45,19 @@ def expected(info: pb.ModelInfo) -> str:
 
 
 def read_items(
-    info: pb.ModelInfo, request: kpb.ModelInferRequest, max_length: int | None = None
+    info: pb.ModelInfo,
+    request: kpb.ModelInferRequest,
+    max_length: int | None = None,
+    max_items: int | None = None,
 ) -> list[Item]:
-    """The batch of user items in the request's one input tensor. Numeric rows have the
+    """The batch of user items in the request's one input tensor. The declared batch size
+    is checked against `max_items` before any element is read; numeric rows have the
     manifest's length (the shape says so); a text longer than `max_length` bytes is refused
     before it is decoded."""
     tensor, raw = _the_input(info, request)
     rows = _rows(info, tensor)
+    if max_items is not None:
+        check_batch(info, rows, max_items)
     if tensor.datatype == t.BYTES:
         elements = _bytes_elements(info, tensor, raw, rows)
         if max_length is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from seqserve.server import validation
+from seqserve.server import ids, validation
 from seqserve.server.core import InferenceCore
 from seqserve.server.engines import ItemResult
 from seqserve.server.errors import InvalidInput, SeqServeError, SessionNotFound
@@ -42,7 +42,7 @@ def sequence_id(request: kpb.ModelInferRequest) -> str:
     param = request.parameters[SEQUENCE_ID]
     which = param.WhichOneof("parameter_choice")
     if which == "string_param":
-        return str(param.string_param)
+        return ids.check(SEQUENCE_ID, str(param.string_param), ids.MAX_SEQUENCE_ID)
     if which in ("int64_param", "uint64_param"):
         value = getattr(param, which)
         return str(value) if value else ""
