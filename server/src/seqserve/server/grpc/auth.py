@@ -21,8 +21,10 @@ count); each is counted in the metrics by the observing interceptor.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -38,6 +40,7 @@ EXEMPT_METHODS = frozenset({"/grpc.health.v1.Health/Check"})
 SCHEME = "bearer "
 MIN_TOKEN_LENGTH = 16
 REFUSAL_LOG_PER_MINUTE = 10
+REFUSAL_DELAY_S = 0.25  # how long a refused call holds its stream (see hold_refused_stream)
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
@@ -114,7 +117,26 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         why = "missing" if token is None else "invalid"
         self._log.warning("refused %s: %s bearer token", shown(method), why)
+        await hold_refused_stream()  # here: a reset stream never reaches the handler
         return _refusal(handler, f"{why} bearer token: send 'authorization: Bearer <token>'")
+
+
+async def hold_refused_stream() -> None:
+    """Keep a refused call, and so its HTTP/2 stream, for `REFUSAL_DELAY_S`, even when the
+    peer resets it meanwhile.
+
+    grpc core counts a stream against the connection's `max_concurrent_streams` until the
+    server has finished with it. Held here, a peer without a token can have at most that
+    many refusals in progress per connection, whatever rate it opens and resets streams
+    at ("rapid reset"): the transport refuses its further streams before any Python code
+    runs, and authenticated callers keep the server.
+    """
+    deadline = time.monotonic() + REFUSAL_DELAY_S
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.sleep(remaining)
+        except asyncio.CancelledError:  # the peer reset the stream: hold it all the same
+            continue
 
 
 def _refusal(handler: grpc.RpcMethodHandler | None, message: str) -> grpc.RpcMethodHandler:

@@ -1,0 +1,236 @@
+"""Hostile and careless callers, each against a real server with the bound it must hold.
+
+Every request here is refused before it costs work in proportion to what it claims (a
+million items, 40,000 output names, a 3 MB name): the refusal is `INVALID_ARGUMENT` with
+a short message, it comes back quickly, the server's RSS stays flat, and the server still
+answers the next caller. Bounds are generous (a shared 2-core CI machine): they separate
+"refused before work" from "did the work", not fast from slow.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+
+from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.server.grpc.kserve.messages import pb as kpb  # private pool: beside tritonclient
+from seqserve.v1 import seqserve_pb2 as pb
+from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
+
+from .conftest import newest, place_version, private_repo, rss_bytes
+
+if TYPE_CHECKING:
+    from conftest import RunningServer
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
+BIG_NAME = "m" * (3 * 1024 * 1024)
+REFUSAL_SECONDS = 2.0  # generous: the work the refusals avoid took 1-12 s
+RSS_GROWTH = 64 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def guarded(repo: Path, launch_server: Callable[..., RunningServer]) -> RunningServer:
+    return launch_server(repo, "--log-access")
+
+
+@pytest.fixture
+def channel(guarded: RunningServer) -> Iterator[grpc.Channel]:
+    options = [("grpc.max_send_message_length", 8 << 20)]
+    with grpc.insecure_channel(guarded.target, options=options) as channel:
+        yield channel
+
+
+def model_infer(channel: grpc.Channel, request: kpb.ModelInferRequest) -> kpb.ModelInferResponse:
+    call = channel.unary_unary(
+        MODEL_INFER,
+        request_serializer=kpb.ModelInferRequest.SerializeToString,
+        response_deserializer=kpb.ModelInferResponse.FromString,
+    )
+    return call(request, timeout=30)
+
+
+def refused(call: Callable[[], object]) -> tuple[grpc.StatusCode, str, float]:
+    """The status code and message of a call that must fail, and how long it took."""
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    return raised.value.code(), raised.value.details() or "", time.monotonic() - started
+
+
+def still_serves(channel: grpc.Channel) -> None:
+    stub = pb_grpc.SeqServeStub(channel)
+    request = pb.PredictRequest(
+        model="echo_vanilla", inputs=[pb.Input(ints=pb.Ints(values=[0, 1, 7, 3, 4]))]
+    )
+    assert stub.Predict(request, timeout=10).results[0].ints.values == [7]
+
+
+def int_rows(model: str, rows: int, width: int = 5) -> kpb.ModelInferRequest:
+    request = kpb.ModelInferRequest(model_name=model)
+    request.inputs.add(name="INPUT", datatype="INT64", shape=[rows, width])
+    request.raw_input_contents.append(struct.pack(f"<{rows * width}q", *([1] * rows * width)))
+    return request
+
+
+def test_repeated_output_names_are_refused_before_any_work(
+    guarded: RunningServer, channel: grpc.Channel
+) -> None:
+    before = rss_bytes(guarded.process.pid)
+    request = int_rows("echo_vanilla", 256)
+    for _ in range(40_000):  # 0.7 MB naming PROBABILITIES again and again
+        request.outputs.add(name="PROBABILITIES")
+    code, message, seconds = refused(lambda: model_infer(channel, request))
+    assert code == INVALID and "40000 outputs requested" in message, message
+    assert seconds < REFUSAL_SECONDS
+    twice = int_rows("echo_vanilla", 1)
+    twice.outputs.add(name="OUTPUT")
+    twice.outputs.add(name="OUTPUT")
+    code, message, _ = refused(lambda: model_infer(channel, twice))
+    assert code == INVALID and message == (
+        "output 'OUTPUT' is requested twice; name each at most once"
+    )
+    assert rss_bytes(guarded.process.pid) - before < RSS_GROWTH
+    still_serves(channel)
+
+
+def test_an_answer_too_big_to_send_is_refused_before_inference(
+    repo: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    server = launch_server(repo, "--max-message-bytes", "4096")
+    request = kpb.ModelInferRequest(model_name="addition")
+    request.inputs.add(name="INPUT", datatype="BYTES", shape=[256, 1])
+    request.raw_input_contents.append(b"".join(struct.pack("<I", 3) + b"1+1" for _ in range(256)))
+    with grpc.insecure_channel(server.target) as channel:
+        code, message, _ = refused(lambda: model_infer(channel, request))
+        assert code == INVALID
+        assert "over the 4096-byte message limit (max_message_bytes)" in message, message
+        request.ClearField("raw_input_contents")
+        request.inputs[0].shape[:] = [2, 1]
+        request.raw_input_contents.append(b"".join(struct.pack("<I", 3) + b"1+1" for _ in range(2)))
+        assert len(model_infer(channel, request).raw_output_contents) == 2
+    server.stop()
+
+
+def test_a_million_items_are_refused_on_the_count(
+    guarded: RunningServer, channel: grpc.Channel
+) -> None:
+    # seqserve.v1: 1,000,000 empty inputs (2 MB), written as wire bytes
+    head = pb.PredictRequest(model="echo_vanilla").SerializeToString()
+    predict = channel.unary_unary(
+        "/seqserve.v1.SeqServe/Predict", response_deserializer=pb.PredictResponse.FromString
+    )
+    code, message, seconds = refused(lambda: predict(head + b"\x1a\x00" * 1_000_000, timeout=30))
+    assert code == INVALID and message.startswith("batch of 1000000 inputs is over the limit")
+    assert seconds < REFUSAL_SECONDS
+    # KServe: a BYTES tensor of 1,000,000 empty elements
+    request = kpb.ModelInferRequest(model_name="addition")
+    request.inputs.add(name="INPUT", datatype="BYTES", shape=[1_000_000, 1])
+    request.raw_input_contents.append(b"\x00\x00\x00\x00" * 1_000_000)
+    code, message, seconds = refused(lambda: model_infer(channel, request))
+    assert code == INVALID and message.startswith("batch of 1000000 inputs is over the limit")
+    assert seconds < REFUSAL_SECONDS
+    still_serves(channel)
+
+
+def test_identifiers_past_their_maximum_are_refused_and_never_echoed_whole(
+    guarded: RunningServer, channel: grpc.Channel
+) -> None:
+    stub = pb_grpc.SeqServeStub(channel)
+    log_before = guarded.log_path.stat().st_size
+    for _ in range(5):
+        code, message, _ = refused(
+            lambda: stub.Predict(pb.PredictRequest(model=BIG_NAME), timeout=30)
+        )
+        assert code == INVALID and "at most 256 are allowed" in message
+        assert len(message) < 300
+    code, message, _ = refused(lambda: stub.GetModel(pb.GetModelRequest(name=BIG_NAME)))
+    assert code == INVALID and len(message) < 300
+    # an unknown name within the limit: NOT_FOUND, the name cut short in the message
+    code, message, _ = refused(lambda: stub.GetModel(pb.GetModelRequest(name="n" * 200)))
+    assert code == grpc.StatusCode.NOT_FOUND and "n" * 61 + "..." in message
+    # a session id past its maximum
+    opened = pb.SessionRequest(open=pb.SessionOpen(model="recall", session_id="s" * 100_000))
+    code, message, _ = refused(lambda: list(stub.Session(iter([opened]), timeout=10)))
+    assert code == INVALID and "session id" in message and len(message) < 300
+    # KServe: request id and string sequence id
+    request = int_rows("echo_vanilla", 1)
+    request.id = "r" * 1_000_000
+    code, message, _ = refused(lambda: model_infer(channel, request))
+    assert code == INVALID and "request id" in message and len(message) < 300
+    step = kpb.ModelInferRequest(model_name="recall")
+    step.inputs.add(name="INPUT", datatype="INT64", shape=[1, 1])
+    step.raw_input_contents.append(struct.pack("<q", 1))
+    step.parameters["sequence_id"].string_param = "q" * 3_000_000
+    step.parameters["sequence_start"].bool_param = True
+    code, message, _ = refused(lambda: model_infer(channel, step))
+    assert code == INVALID and "sequence_id" in message and len(message) < 300
+    assert guarded.log_path.stat().st_size - log_before < 64 * 1024  # not 15 MB
+    still_serves(channel)
+
+
+def test_line_breaks_in_caller_text_do_not_forge_log_lines(
+    guarded: RunningServer, channel: grpc.Channel
+) -> None:
+    stub = pb_grpc.SeqServeStub(channel)
+    forged = "1+1\u2028INFO forged\u0085line\nx"
+    code, _, _ = refused(
+        lambda: stub.Predict(
+            pb.PredictRequest(model="addition", inputs=[pb.Input(text=forged)]), timeout=10
+        )
+    )
+    assert code == INVALID
+    time.sleep(0.2)
+    log = guarded.log
+    assert "\u2028" not in log and "\u0085" not in log
+    assert not any(line.startswith("INFO forged") for line in log.splitlines())
+
+
+def test_bad_folders_and_manifests_are_versions_not_ready(
+    models_dir: Path, tmp_path: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    repo = private_repo(models_dir, tmp_path / "models", ["echo_vanilla", "echo_whole"])
+    source = repo / "echo_vanilla" / "1"
+    for name in ("\u00b2", "99999999999999999999", "01"):
+        (repo / "echo_vanilla" / name).mkdir()
+        for file in source.iterdir():
+            (repo / "echo_vanilla" / name / file.name).write_bytes(file.read_bytes())
+    bad = place_version(repo / "echo_whole" / "1", repo / "echo_whole", 2)
+    info = read_manifest(bad)
+    info.graphs[0].inputs[0].shape[:] = [-1, -5]
+    write_manifest(bad, info)
+    server = launch_server(repo, "--poll", "0.2")  # starts and reports SERVING
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SeqServeStub(channel)
+        models = {
+            m.info.name: m for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models
+        }
+        vanilla = models["echo_vanilla"]
+        assert vanilla.ready and list(vanilla.versions) == [1]
+        for name in ("\u00b2", "999999999999999", "01"):
+            assert f"folder '{name}" in vanilla.reason, vanilla.reason
+        whole = models["echo_whole"]
+        assert whole.ready and list(whole.versions) == [1]
+        assert "version 2 not ready" in whole.reason and "[-1, -5]" in whole.reason
+        status = stub.GetModel(pb.GetModelRequest(name="echo_whole", version=2), timeout=10)
+        assert not status.ready
+        for reason in (vanilla.reason, whole.reason, status.reason):
+            assert str(tmp_path) not in reason and "onnxruntime" not in reason.lower()
+        # the bad folders stay; other models keep hot-reloading
+        (repo / "sum_mlp").mkdir()
+        place_version(newest(models_dir, "sum_mlp"), repo / "sum_mlp", 1)
+        deadline = time.monotonic() + 60
+        while True:
+            names = {m.info.name for m in stub.ListModels(pb.ListModelsRequest()).models}
+            if "sum_mlp" in names:
+                break
+            assert time.monotonic() < deadline, "sum_mlp was never loaded"
+            time.sleep(0.1)
+    assert "Traceback" not in server.log
+    server.stop()
