@@ -19,7 +19,7 @@ import grpc
 import pytest
 
 from seqserve.client.manifest import read_manifest, write_manifest
-from seqserve.server.grpc.kserve.messages import pb as kpb  # private pool: beside tritonclient
+from seqserve.server.api.kserve.messages import pb as kpb  # private pool: beside tritonclient
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
