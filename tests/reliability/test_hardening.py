@@ -9,7 +9,11 @@ answers the next caller. Bounds are generous (a shared 2-core CI machine): they 
 
 from __future__ import annotations
 
+import hashlib
+import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from conftest import SERVING, health_status
+from e2e.metrics_support import free_port, scrape
 
 from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.server.api.kserve.messages import pb as kpb  # private pool: beside tritonclient
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from conftest import RunningServer
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NOT_SERVING = 2  # grpc.health.v1 HealthCheckResponse.NOT_SERVING
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 BIG_NAME = "m" * (3 * 1024 * 1024)
 REFUSAL_SECONDS = 2.0  # generous: the work the refusals avoid took 1-12 s
@@ -233,4 +240,117 @@ def test_bad_folders_and_manifests_are_versions_not_ready(
             assert time.monotonic() < deadline, "sum_mlp was never loaded"
             time.sleep(0.1)
     assert "Traceback" not in server.log
+    server.stop()
+
+
+# ------------------------------------------------------------------ the repository
+
+
+def start_fails(models: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "seqserve.server", "--models", str(models), "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_missing_or_empty_repository_fails_at_start(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    empty = tmp_path / "empty"
+    (empty / "model_without_versions").mkdir(parents=True)
+    for models, says in (
+        (tmp_path / "missing", "does not exist"),
+        (afile, "is not a folder"),
+        (empty, "no model versions under"),
+    ):
+        done = start_fails(models)
+        assert done.returncode == 3, done.stderr
+        assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_empty_repository_is_not_serving_until_a_model_loads(
+    models_dir: Path, tmp_path: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    repo = tmp_path / "models"
+    repo.mkdir()
+    server = launch_server(repo, "--allow-empty", "--poll", "0.2", wait=False)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            status = health_status(server.target)
+            break
+        except grpc.RpcError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    time.sleep(0.5)  # loaded (nothing) and polling by now
+    assert health_status(server.target) == NOT_SERVING == status
+    (repo / "echo_vanilla").mkdir()
+    place_version(newest(models_dir, "echo_vanilla"), repo / "echo_vanilla", 1)
+    while health_status(server.target) != SERVING:
+        assert time.monotonic() < deadline, "never SERVING after a model was added"
+        time.sleep(0.05)
+    server.stop()
+
+
+def test_a_graph_with_external_data_is_refused(
+    models_dir: Path, tmp_path: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    import onnx
+
+    repo = private_repo(models_dir, tmp_path / "models", ["echo_vanilla", "sum_mlp"])
+    folder = repo / "echo_vanilla" / "1"
+    info = read_manifest(folder)
+    graph = info.graphs[0]
+    model = onnx.load(str(folder / graph.file))
+    onnx.save_model(
+        model,
+        str(folder / graph.file),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    graph.sha256 = hashlib.sha256((folder / graph.file).read_bytes()).hexdigest()
+    write_manifest(folder, info)
+    server = launch_server(repo)
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SeqServeStub(channel)
+        status = stub.GetModel(pb.GetModelRequest(name="echo_vanilla"), timeout=10)
+        assert not status.ready
+        assert "external data file" in status.reason and "SHA-256" in status.reason
+        assert stub.GetModel(pb.GetModelRequest(name="sum_mlp"), timeout=10).ready
+    server.stop()
+
+
+# ------------------------------------------------------------------ /metrics
+
+
+def test_metrics_is_on_loopback_and_idle_requests_hold_few_threads(
+    repo: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    port = free_port()
+    server = launch_server(repo, "--host", "127.0.0.1", "--metrics-port", str(port))
+    assert f"metrics on http://127.0.0.1:{port}/metrics" in server.log
+    threads = len(server.threads())
+    idle = []
+    for _ in range(300):  # half-sent requests that never end
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        idle.append(sock)
+    time.sleep(0.5)
+    assert len(server.threads()) - threads <= 8 + 2  # METRICS_CONNECTIONS, not 300
+    with grpc.insecure_channel(server.target) as channel:
+        still_serves(channel)
+    for sock in idle:
+        sock.close()
+    deadline = time.monotonic() + 10
+    while True:  # the slots free as the server notices the closed connections
+        try:
+            assert any(name == "seqserve_requests_total" for name, _ in scrape(port))
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
     server.stop()
