@@ -10,10 +10,12 @@ answers the next caller. Bounds are generous (a shared 2-core CI machine): they 
 from __future__ import annotations
 
 import hashlib
+import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ import pytest
 from conftest import SERVING, health_status
 from e2e.metrics_support import free_port, scrape
 
+from seqserve.client import Client
 from seqserve.client.manifest import read_manifest, write_manifest
 from seqserve.server.api.kserve.messages import pb as kpb  # private pool: beside tritonclient
 from seqserve.v1 import seqserve_pb2 as pb
@@ -353,4 +356,99 @@ def test_metrics_is_on_loopback_and_idle_requests_hold_few_threads(
         except OSError:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+    server.stop()
+
+
+# ------------------------------------------------------------------ rolling restart
+
+
+def test_a_rolling_restart_costs_a_client_no_error(
+    repo: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    first = launch_server(repo, "--grace", "5")
+    second = launch_server(repo, "--grace", "5")
+    errors: list[str] = []
+    answered = [0]
+    stop = threading.Event()
+
+    def caller() -> None:
+        with Client(f"{first.target},{second.target}", timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    assert client.predict("echo_vanilla", [0, 1, 7, 3, 4]).ints == (7,)
+                    answered[0] += 1
+                except Exception as exc:
+                    errors.append(repr(exc))
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(30) == 0
+    time.sleep(0.5)  # the callers go on with the other replica
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    second.stop()
+    assert answered[0] > 0 and errors == [], errors[:3]
+    assert "stopped" in first.log and "cancelling" not in first.log
+
+
+# ------------------------------------------------------------------ stateful refusals
+
+
+def recall_step(
+    sequence: str, symbol: int, start: bool = False, end: object = None
+) -> kpb.ModelInferRequest:
+    request = kpb.ModelInferRequest(model_name="recall")
+    request.inputs.add(name="INPUT", datatype="INT64", shape=[1, 1])
+    request.raw_input_contents.append(struct.pack("<q", symbol))
+    request.parameters["sequence_id"].string_param = sequence
+    if start:
+        request.parameters["sequence_start"].bool_param = True
+    if isinstance(end, str):
+        request.parameters["sequence_end"].string_param = end
+    return request
+
+
+def test_a_refused_sequence_step_leaves_the_sequence_as_it_was(channel: grpc.Channel) -> None:
+    answers = []
+    for sequence, refused_step in (("plain", False), ("with-a-refusal", True)):
+        model_infer(channel, recall_step(sequence, 1, start=True))
+        model_infer(channel, recall_step(sequence, 2))
+        if refused_step:
+            code, message, _ = refused(
+                lambda s=sequence: model_infer(channel, recall_step(s, 3, end="yes"))
+            )
+            assert code == INVALID and "sequence_end must be a bool" in message
+        answers.append(model_infer(channel, recall_step(sequence, 4)).raw_output_contents[-1])
+    assert answers[0] == answers[1]  # the refused step did not advance the sequence
+
+
+def test_a_snapshot_out_of_range_is_refused_at_open(channel: grpc.Channel) -> None:
+    stub = pb_grpc.SeqServeStub(channel)
+    width = stub.GetModel(pb.GetModelRequest(name="recall"), timeout=10).info.decode.state_size
+    zeros = [0.0] * width
+    state = pb.SessionState(model="recall", h=zeros, c=zeros, steps=2**63 - 1)
+    opened = pb.SessionRequest(open=pb.SessionOpen(model="recall", state=state))
+    code, message, _ = refused(lambda: list(stub.Session(iter([opened]), timeout=10)))
+    assert code == INVALID and "session state steps must be 0-" in message
+
+
+def test_an_abandoned_session_frees_its_place_after_a_short_grace(
+    repo: Path, launch_server: Callable[..., RunningServer]
+) -> None:
+    server = launch_server(repo, "--max-sessions", "2", "--session-detached-grace", "0.5")
+    opened = pb.SessionRequest(open=pb.SessionOpen(model="recall"))
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.SeqServeStub(channel)
+        for _ in range(2):  # open, then drop the stream without close or snapshot
+            replies = stub.Session(iter([opened]), timeout=10)
+            assert next(replies).WhichOneof("event") == "opened"
+            replies.cancel()
+        code, message, _ = refused(lambda: next(stub.Session(iter([opened]), timeout=10)))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "session limit" in message
+        time.sleep(1.0)  # past the grace, not the idle timeout (300 s)
+        assert next(stub.Session(iter([opened]), timeout=10)).WhichOneof("event") == "opened"
     server.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from seqserve.server import __version__, heap, metrics, metrics_endpoint
 from seqserve.server.api.server import create_server, set_health
+from seqserve.server.calls import active_calls
 from seqserve.server.core import InferenceCore
 from seqserve.server.errors import StartupError
 from seqserve.server.repository.reload import Reloader
@@ -103,12 +104,18 @@ class App:
         await self._stopping.wait()
 
     async def stop(self) -> None:
-        """NOT_SERVING, stop accepting, let in-flight calls finish within the grace period."""
+        """A rolling restart costs callers nothing: NOT_SERVING at once (load balancers
+        move on); new calls are refused with UNAVAILABLE before any work (clients retry
+        them on another replica); the calls in flight finish, for up to the grace period;
+        then the server closes its connections (GOAWAY) and cancels what is left."""
         grace = self.settings.grace
+        started = time.monotonic()
         log.info("shutting down (grace %.1f s)", grace)
         await self.health.enter_graceful_shutdown()
         self.core.drain()
-        await self.server.stop(grace)
+        if not await active_calls.wait_idle(grace):
+            log.warning("grace period over: cancelling %d calls in flight", active_calls.count)
+        await self.server.stop(max(0.0, grace - (time.monotonic() - started)))
         await self.reloader.stop()
         await self.core.close()
         log.info("stopped")

@@ -39,7 +39,9 @@ class InferenceCore:
     def __init__(self, settings: Settings, factory: SessionFactory | None = None) -> None:
         self.settings = settings
         self.repository = Repository(settings, factory or SessionFactory(settings))
-        self.sessions = SessionStore(settings.max_sessions, settings.session_idle_timeout)
+        self.sessions = SessionStore(
+            settings.max_sessions, settings.session_idle_timeout, settings.session_detached_grace
+        )
         self.loaded = False
         self.draining = False
         self._evictor: asyncio.Task[None] | None = None

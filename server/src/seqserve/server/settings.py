@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     session_idle_timeout: float = Field(
         300.0, gt=0, description="seconds after which an idle session is evicted"
     )
+    session_detached_grace: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a session whose stream ended without close or snapshot is "
+        "kept for re-attaching by id (with a snapshot: the idle timeout)",
+    )
     max_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="largest gRPC message received or sent"
     )

@@ -25,6 +25,8 @@ from seqserve.server.repository import ModelVersion
 from seqserve.server.results import Encoded
 from seqserve.v1 import seqserve_pb2 as pb
 
+MAX_SESSION_STEPS = 2**53 - 1  # a snapshot's step count: any real session, and room to count on
+
 
 @dataclass(frozen=True, slots=True)
 class ValidPredict:
@@ -119,6 +121,6 @@ def session_state(
         )
     if not all(math.isfinite(v) for v in (*h, *c)):
         raise InvalidInput(f"{model.name} session state must be finite numbers")
-    if steps < 0:
-        raise InvalidInput(f"session state steps must be >= 0; got {steps}")
+    if not 0 <= steps <= MAX_SESSION_STEPS:
+        raise InvalidInput(f"session state steps must be 0-{MAX_SESSION_STEPS}; got {steps}")
     return ValidState(np.asarray(h, np.float32), np.asarray(c, np.float32), steps)

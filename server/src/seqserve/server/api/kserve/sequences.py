@@ -76,13 +76,16 @@ class Sequences:
                 f"model {model.name!r} is stateful: send parameter {SEQUENCE_ID}, with "
                 f"{SEQUENCE_START}=true on the first request and {SEQUENCE_END}=true on the last"
             )
+        # everything is read and checked before the sequence is touched: a refused step
+        # leaves it as it was
         symbol = validation.step_symbol(model, inputs.read_symbol(model.info, request))
+        start, end = flag(request, SEQUENCE_START), flag(request, SEQUENCE_END)
         key = (model.name, seq)
-        session = self._open(model, key) if flag(request, SEQUENCE_START) else self._attach(key)
+        session = self._open(model, key) if start else self._attach(key)
         try:
             answer = await session.step(symbol)
         finally:
-            if flag(request, SEQUENCE_END):
+            if end:
                 self._close(key)
         probabilities = answer.probabilities
         return ItemResult(
