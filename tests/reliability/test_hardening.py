@@ -27,7 +27,7 @@ from conftest import SERVING, health_status
 from e2e.metrics_support import free_port, scrape
 
 from seqserve.client import Client
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract.manifest import read_manifest, write_manifest
 from seqserve.server.api.kserve.messages import pb as kpb  # private pool: beside tritonclient
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
@@ -180,7 +180,7 @@ def test_identifiers_past_their_maximum_are_refused_and_never_echoed_whole(
     step.parameters["sequence_id"].string_param = "q" * 3_000_000
     step.parameters["sequence_start"].bool_param = True
     code, message, _ = refused(lambda: model_infer(channel, step))
-    assert code == INVALID and "sequence_id" in message and len(message) < 300
+    assert code == INVALID and "sequence id" in message and len(message) < 300
     assert guarded.log_path.stat().st_size - log_before < 64 * 1024  # not 15 MB
     still_serves(channel)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from seqserve.client.manifest import read_manifest
+from seqserve.contract.manifest import read_manifest
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings

@@ -23,8 +23,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from seqserve.client import codecs
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract import codecs
+from seqserve.contract.manifest import read_manifest, write_manifest
 from seqserve.server.engines import Engine, GraphEngine, Seq2SeqEngine, StepEngine
 from seqserve.server.engines.step import StepInput
 from seqserve.server.errors import DeadlineExceeded

@@ -34,12 +34,7 @@ class App:
         self.core = InferenceCore(settings)
         self.server, self.port, self.health = create_server(settings, self.core)
         self._stopping = asyncio.Event()
-        self.reloader = Reloader(
-            self.core.repository,
-            settings.poll,
-            self.core.sessions.holding,
-            after_check=self._update_health,
-        )
+        self.reloader = Reloader(self.core.repository, settings.poll, self._update_health)
         self.metrics_port: int | None = None
 
     async def start(self) -> None:

@@ -1,7 +1,11 @@
-"""The inference core: what every protocol front-end calls (seqserve.v1 today, KServe later).
+"""The inference core: the one admission point every protocol front-end calls.
 
-It owns the repository, the engines' lifecycles and the session store; it takes validated
-requests and answers with plain dataclasses. It knows nothing about gRPC.
+A front-end converts wire messages to values, calls the core, and converts the answer back.
+Everything between is here, once for every protocol: admission (refused while the models
+load or the server drains), model resolution, validation into the immutable `ValidPredict`
+(limits first, then the shared codecs), the call's absolute deadline, and opening, stepping
+and closing sessions and named sequences. It owns the repository, the engines' lifecycles
+and the session store, and answers with plain dataclasses; it knows nothing about gRPC.
 """
 
 from __future__ import annotations
@@ -10,20 +14,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 
-from seqserve.server import ids
+from seqserve.server import ids, limits, validation
 from seqserve.server.engines import Engine, StepEngine
 from seqserve.server.engines.base import kind_name
-from seqserve.server.errors import InvalidInput, ShuttingDown
+from seqserve.server.errors import InvalidInput, ShuttingDown, Starting
 from seqserve.server.execution.deadlines import within
 from seqserve.server.repository import ModelState, ModelVersion, Repository
 from seqserve.server.results import Final, ItemResult, StreamEvent
 from seqserve.server.runtime import SessionFactory
-from seqserve.server.sessions import Session, SessionStore
+from seqserve.server.sessions import Sequences, Session, SessionStore, Snapshot, StepAnswer
 from seqserve.server.settings import Settings
-from seqserve.server.validation import ValidPredict, ValidState
+from seqserve.server.validation import ValidPredict
+from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +42,18 @@ class PredictAnswer:
 
 class InferenceCore:
     def __init__(self, settings: Settings, factory: SessionFactory | None = None) -> None:
-        self.settings = settings
-        self.repository = Repository(settings, factory or SessionFactory(settings))
-        self.sessions = SessionStore(
+        self.settings = settings  # read to describe the configuration (KServe ModelConfig)
+        self._sessions = SessionStore(
             settings.max_sessions, settings.session_idle_timeout, settings.session_detached_grace
         )
+        self.repository = Repository(
+            settings, factory or SessionFactory(settings), in_use=self._sessions.holding
+        )
+        self._max_items = settings.max_batch_items
+        self._max_length = settings.max_input_length
+        self._default_budget = settings.default_deadline or None
+        self.max_answer_bytes = settings.max_message_bytes  # an answer must fit in a message
+        self._sequences = Sequences(self._sessions, settings.max_sessions)
         self.loaded = False
         self.draining = False
         self._evictor: asyncio.Task[None] | None = None
@@ -52,7 +64,7 @@ class InferenceCore:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.repository.load_all)
         self.repository.start(loop)
-        self._evictor = asyncio.create_task(self.sessions.evict_forever(), name="evict-sessions")
+        self._evictor = asyncio.create_task(self._sessions.evict_forever(), name="evict-sessions")
         self.loaded = True
 
     def drain(self) -> None:
@@ -64,14 +76,14 @@ class InferenceCore:
             self._evictor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._evictor
-        await asyncio.get_running_loop().run_in_executor(None, self.repository.stop)
+        await self.repository.close()
+
+    @property
+    def ready(self) -> bool:
+        """Models loaded and not draining: new calls are admitted."""
+        return self.loaded and not self.draining
 
     # ------------------------------------------------------------ models
-
-    def resolve(self, name: str, version: int = 0) -> ModelVersion:
-        if self.draining:
-            raise ShuttingDown()
-        return self.repository.resolve(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
 
     def states(self) -> list[ModelState]:
         return self.repository.states()
@@ -79,10 +91,45 @@ class InferenceCore:
     def state(self, name: str, version: int = 0) -> ModelState:
         return self.repository.state(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
 
-    def deadline(self, time_remaining: float | None) -> float | None:
-        """The monotonic time a call must finish by: its own deadline or the default."""
-        default = self.settings.default_deadline or None
-        budget = time_remaining if time_remaining is not None else default
+    # ------------------------------------------------------------ admission
+
+    def admit(self, name: str, version: int = 0) -> ModelVersion:
+        """The ready version a new call is for; refused while loading or draining."""
+        if not self.loaded:
+            raise Starting()
+        if self.draining:
+            raise ShuttingDown()
+        return self.repository.resolve(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
+
+    def predict_request(
+        self, model: ModelVersion, inputs: Sequence[pb.Input], time_remaining: float | None
+    ) -> ValidPredict:
+        """seqserve.v1 `Input` messages -> a validated request with its deadline."""
+        return validation.predict_from_messages(
+            model, inputs, self._max_items, self._max_length, self._deadline(time_remaining)
+        )
+
+    def values_request(
+        self, model: ModelVersion, items: Sequence[object], time_remaining: float | None
+    ) -> ValidPredict:
+        """Plain values (strings, int or float lists) -> a validated request with its deadline."""
+        return validation.predict_from_values(
+            model, items, self._max_items, self._deadline(time_remaining)
+        )
+
+    def refuse_large_batch(self, info: pb.ModelInfo, count: int) -> None:
+        """Refuse a batch size out of range on its declared count, before a front-end
+        reads any of its items."""
+        validation.check_batch(info, count, self._max_items)
+
+    def refuse_long_inputs(self, sizes: Iterable[int], unit: str) -> None:
+        """Refuse an input over `max_input_length` before a front-end decodes it (`unit`:
+        what `sizes` count, for the message)."""
+        limits.check_sizes(sizes, self._max_length, unit)
+
+    def _deadline(self, time_remaining: float | None) -> float | None:
+        """The monotonic time a call must finish by: its own budget or the default."""
+        budget = time_remaining if time_remaining is not None else self._default_budget
         return None if budget is None else time.monotonic() + budget
 
     # ------------------------------------------------------------ predict
@@ -95,6 +142,7 @@ class InferenceCore:
     async def stream(
         self, request: ValidPredict
     ) -> AsyncGenerator[StreamEvent | PredictAnswer, None]:
+        """Symbols as they are decoded, then the `PredictAnswer`."""
         engine = _engine(request.model)
         events = engine.stream(request.items, request.deadline)
         try:
@@ -113,23 +161,66 @@ class InferenceCore:
 
     # ------------------------------------------------------------ sessions
 
-    def open_session(self, model: ModelVersion, state: ValidState | None = None) -> Session:
+    def open_session(self, model: ModelVersion, snapshot: Snapshot | None = None) -> Session:
+        """A new session on `model`, from zeros or from a snapshot checked against it."""
         if self.draining:
             raise ShuttingDown()
-        if not isinstance(model.engine, StepEngine):
-            raise InvalidInput(
-                f"{model.name} is a {kind_name(model.info)} model; sessions need a "
-                "stateful_step model (use Predict)"
-            )
-        return self.sessions.open(model, state)
+        _check_stateful(model)
+        state = None
+        if snapshot is not None:
+            if snapshot.model and snapshot.model != model.name:
+                raise InvalidInput(
+                    f"snapshot is of model {snapshot.model!r}, not {model.name!r}; open that model"
+                )
+            state = validation.session_state(model, snapshot.h, snapshot.c, snapshot.steps)
+        return self._sessions.open(model, state)
 
     def attach_session(self, session_id: str, *, new_stream: bool = True) -> Session:
         """A live session by id; a stream already using it keeps it while draining."""
+        if new_stream and not self.loaded:
+            raise Starting()
         if self.draining and new_stream:
             raise ShuttingDown()
-        return self.sessions.get(ids.check("session id", session_id, ids.MAX_SESSION_ID))
+        return self._sessions.get(ids.check("session id", session_id, ids.MAX_SESSION_ID))
+
+    async def step(self, session: Session, symbol: int) -> StepAnswer:
+        return await session.step(validation.step_symbol(session.model, symbol))
+
+    def close_session(self, session_id: str) -> None:
+        self._sessions.close(session_id)
+
+    def detach_session(self, session_id: str) -> None:
+        """The session's stream ended without a close or a snapshot (see `SessionStore`)."""
+        self._sessions.detach(session_id)
+
+    async def step_sequence(
+        self, model: ModelVersion, sequence: str, symbol: int, *, start: bool, end: bool
+    ) -> StepAnswer:
+        """One step of a named sequence: `start` opens it afresh, `end` closes it after.
+        Everything is checked before the sequence is touched: a refused step changes
+        nothing."""
+        ids.check("sequence id", sequence, ids.MAX_SEQUENCE_ID)
+        checked = validation.step_symbol(model, symbol)
+        if start:
+            _check_stateful(model)
+            session = self._sequences.open(model, sequence)
+        else:
+            session = self._sequences.get(model.name, sequence)
+        try:
+            return await session.step(checked)
+        finally:
+            if end:
+                self._sequences.close(model.name, sequence)
+
+
+def _check_stateful(model: ModelVersion) -> None:
+    if not isinstance(model.engine, StepEngine):
+        raise InvalidInput(
+            f"{model.name} is a {kind_name(model.info)} model; sessions need a "
+            "stateful_step model (use Predict)"
+        )
 
 
 def _engine(model: ModelVersion) -> Engine:
-    assert model.engine is not None  # resolve() only returns ready versions
+    assert model.engine is not None  # admit() only returns ready versions
     return model.engine

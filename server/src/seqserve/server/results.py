@@ -1,6 +1,6 @@
 """What engines answer, independent of any wire protocol; the front-ends convert these.
 
-Items arrive as `Encoded` tuples (symbols or values, from `seqserve.client.codecs`) and leave
+Items arrive as `Encoded` tuples (symbols or values, from `seqserve.contract.codecs`) and leave
 as plain frozen dataclasses.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.v1 import seqserve_pb2 as pb
 
 Encoded = codecs.Encoded

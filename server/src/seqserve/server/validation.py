@@ -1,6 +1,6 @@
 """Edge validation: raw requests -> immutable validated requests for the core.
 
-The shared codec (`seqserve.client.codecs`) is the authority on what an input may be;
+The shared codec (`seqserve.contract.codecs`) is the authority on what an input may be;
 this module applies it, checks the batch limits, and wraps codec errors as `InvalidInput`.
 Nothing behind this point sees a raw protobuf input.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server import limits
 from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion

@@ -1,7 +1,7 @@
 """What every engine offers.
 
 The engine API is independent of any wire protocol: it takes validated items (tuples of
-symbols or values from `seqserve.client.codecs`) and returns the plain dataclasses of
+symbols or values from `seqserve.contract.codecs`) and returns the plain dataclasses of
 `seqserve.server.results`.
 """
 

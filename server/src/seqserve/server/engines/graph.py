@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server.engines.base import Engine, sample_item
 from seqserve.server.execution.batcher import Batcher
 from seqserve.server.onehot import OneHot

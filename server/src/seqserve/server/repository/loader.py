@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqserve.client import codecs
-from seqserve.client.manifest import read_manifest
+from seqserve.contract import codecs
+from seqserve.contract.manifest import read_manifest
 from seqserve.server import metrics
 from seqserve.server.engines import Engine, build_engine
 from seqserve.server.repository.checks import (

@@ -8,16 +8,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from seqserve.server import ids, validation
-from seqserve.server.api.kserve import describe, inputs, outputs
+from seqserve.server import ids
+from seqserve.server.api.kserve import describe, inputs, outputs, sequences
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
-from seqserve.server.api.kserve.sequences import Sequences
 from seqserve.server.api.kserve.stats import Statistics
 from seqserve.server.core import InferenceCore, PredictAnswer
-from seqserve.server.errors import InvalidInput, Starting
+from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion
 from seqserve.server.results import ItemResult, SymbolEvent
+from seqserve.server.validation import ValidPredict
 from seqserve.v1 import seqserve_pb2 as pb
 
 FINAL = "triton_final_response"
@@ -42,7 +42,6 @@ def time_budget(request: kpb.ModelInferRequest, time_remaining: float | None) ->
 class Inference:
     def __init__(self, core: InferenceCore) -> None:
         self._core = core
-        self._sequences = Sequences(core)
         self.statistics = Statistics()
 
     async def run(
@@ -50,15 +49,16 @@ class Inference:
     ) -> AsyncIterator[kpb.ModelInferResponse]:
         """The responses to one request: streamed symbols (seq2seq on a stream), then the
         complete response (marked final on a stream)."""
-        model = self._model(request)
+        ids.check("request id", request.id, ids.MAX_REQUEST_ID)
+        model = self._core.admit(request.model_name, describe.version_number(request.model_version))
         started = time.perf_counter_ns()
         ok, results = False, list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
-            limit = self._core.settings.max_message_bytes
+            limit = self._core.max_answer_bytes
             if t.is_stateful(model.info):
                 outputs.check_answer_size(model.info, specs, 1, limit)
-                results = [await self._sequences.step(model, request)]
+                results = [await sequences.step(self._core, model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
                 outputs.check_answer_size(model.info, specs, len(valid.items), limit)
@@ -80,22 +80,14 @@ class Inference:
             elapsed = time.perf_counter_ns() - started
             self.statistics.record(model.name, model.version, len(results), ok, elapsed)
 
-    def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
-        if not self._core.loaded:
-            raise Starting()
-        ids.check("request id", request.id, ids.MAX_REQUEST_ID)
-        version = describe.version_number(request.model_version)
-        return self._core.resolve(request.model_name, version)
-
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
-    ) -> validation.ValidPredict:
-        settings = self._core.settings
+    ) -> ValidPredict:
+        core = self._core
         items = inputs.read_items(
-            model.info, request, settings.max_input_length, settings.max_batch_items
+            model.info, request, core.refuse_long_inputs, core.refuse_large_batch
         )
-        deadline = self._core.deadline(time_budget(request, time_remaining))
-        return validation.predict_from_values(model, items, settings.max_batch_items, deadline)
+        return self._core.values_request(model, items, time_budget(request, time_remaining))
 
 
 def _symbol(

@@ -2,22 +2,21 @@
 
 Only the tensor's form is checked here (name, datatype, shape, element count, encoding of
 `contents` or `raw_input_contents`); what the values may be is left to
-`seqserve.server.validation`, which applies `seqserve.client.codecs` exactly as it does for
+`seqserve.server.validation`, which applies `seqserve.contract.codecs` exactly as it does for
 seqserve.v1. Every failure is `InvalidInput` naming what the model expects.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.validation import check_batch
 from seqserve.v1 import seqserve_pb2 as pb
 
 Item = str | list[int] | list[float]
@@ -47,21 +46,21 @@ def expected(info: pb.ModelInfo) -> str:
 def read_items(
     info: pb.ModelInfo,
     request: kpb.ModelInferRequest,
-    max_length: int | None = None,
-    max_items: int | None = None,
+    refuse_long: Callable[[Iterable[int], str], None] | None = None,
+    refuse_batch: Callable[[pb.ModelInfo, int], None] | None = None,
 ) -> list[Item]:
     """The batch of user items in the request's one input tensor. The declared batch size
-    is checked against `max_items` before any element is read; numeric rows have the
-    manifest's length (the shape says so); a text longer than `max_length` bytes is refused
-    before it is decoded."""
+    is shown to `refuse_batch` before any element is read (a million-item tensor costs no
+    per-item work); numeric rows have the manifest's length (the shape says so); texts are
+    shown to `refuse_long` (their sizes in bytes) before they are decoded."""
     tensor, raw = _the_input(info, request)
     rows = _rows(info, tensor)
-    if max_items is not None:
-        check_batch(info, rows, max_items)
+    if refuse_batch is not None:
+        refuse_batch(info, rows)
     if tensor.datatype == t.BYTES:
         elements = _bytes_elements(info, tensor, raw, rows)
-        if max_length is not None:
-            _check_lengths(elements, max_length)
+        if refuse_long is not None:
+            refuse_long(map(len, elements), "bytes")
         return [_text(info, element) for element in elements]
     array = _numbers(info, tensor, raw, rows * math.prod(tensor.shape[1:]))
     return [list(row) for row in array.reshape(rows, -1).tolist()]
@@ -175,15 +174,6 @@ def _check_count(tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count
         raise InvalidInput(
             f"input {t.INPUT!r} of shape {list(tensor.shape)} needs {count} elements; got {got}"
         )
-
-
-def _check_lengths(elements: list[bytes], limit: int) -> None:
-    for index, element in enumerate(elements):
-        if len(element) > limit:
-            raise InvalidInput(
-                f"input {index} has {len(element)} bytes; the server accepts at most {limit} "
-                "per input (max_input_length)"
-            )
 
 
 def _text(info: pb.ModelInfo, element: bytes) -> str:

@@ -45,7 +45,7 @@ class KServeServicer:
     async def ServerReady(
         self, request: kpb.ServerReadyRequest, context: Context
     ) -> kpb.ServerReadyResponse:
-        return kpb.ServerReadyResponse(ready=self._core.loaded and not self._core.draining)
+        return kpb.ServerReadyResponse(ready=self._core.ready)
 
     @unary
     async def ModelReady(
