@@ -452,3 +452,34 @@ def test_an_abandoned_session_frees_its_place_after_a_short_grace(
         time.sleep(1.0)  # past the grace, not the idle timeout (300 s)
         assert next(stub.Session(iter([opened]), timeout=10)).WhichOneof("event") == "opened"
     server.stop()
+
+
+def test_a_caller_leaving_a_model_stream_is_a_normal_event(guarded: RunningServer) -> None:
+    request = kpb.ModelInferRequest(model_name="reverse", id="x")
+    request.inputs.add(name="INPUT", datatype="INT64", shape=[64, 6])
+    request.raw_input_contents.append(struct.pack("<384q", *([1, 2, 3, 4, 5, 6] * 64)))
+    log_before = guarded.log_path.stat().st_size
+    leave = threading.Event()
+
+    def requests() -> Iterator[kpb.ModelInferRequest]:
+        for _ in range(20):
+            yield request
+        leave.wait(10)  # the stream stays open until the caller has gone
+
+    for _ in range(10):  # leave while answers are being written
+        with grpc.insecure_channel(guarded.target) as channel:
+            stream = channel.stream_stream(
+                "/inference.GRPCInferenceService/ModelStreamInfer",
+                request_serializer=kpb.ModelInferRequest.SerializeToString,
+                response_deserializer=kpb.ModelStreamInferResponse.FromString,
+            )
+            answers = stream(requests())
+            next(answers)
+    leave.set()
+    time.sleep(0.5)
+    with guarded.log_path.open(errors="replace") as log:
+        log.seek(log_before)
+        written = log.read()
+    assert "ERROR" not in written and "Task was destroyed" not in written, written[:2000]
+    with grpc.insecure_channel(guarded.target) as channel:
+        still_serves(channel)
