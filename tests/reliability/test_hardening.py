@@ -250,8 +250,9 @@ def test_bad_folders_and_manifests_are_versions_not_ready(
 
 
 def start_fails(models: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    port = [] if "--port" in flags else ["--port", "0"]
     return subprocess.run(
-        [sys.executable, "-m", "seqserve.server", "--models", str(models), "--port", "0", *flags],
+        [sys.executable, "-m", "seqserve.server", "--models", str(models), *port, *flags],
         capture_output=True,
         text=True,
         timeout=60,
@@ -483,3 +484,17 @@ def test_a_caller_leaving_a_model_stream_is_a_normal_event(guarded: RunningServe
     assert "ERROR" not in written and "Task was destroyed" not in written, written[:2000]
     with grpc.insecure_channel(guarded.target) as channel:
         still_serves(channel)
+
+
+def test_localhost_binds_both_loopbacks_or_fails(repo: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with socket.socket(socket.AF_INET6) as taken:  # another process holds [::1]:P
+        taken.bind(("::1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = start_fails(repo, "--host", "localhost", "--port", str(port))
+    assert done.returncode == 1 and f"cannot bind [::1]:{port}" in done.stderr

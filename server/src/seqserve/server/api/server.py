@@ -7,6 +7,7 @@ through `plumbing.Registration`, which gives each method the malformed-request g
 from __future__ import annotations
 
 import logging
+import socket
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -53,17 +54,7 @@ def create_server(
     if settings.reflection:
         reflecting = reflection.aio.ReflectionServicer((*names, reflection.SERVICE_NAME))
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflecting, services)
-    address = f"{_host(settings.host)}:{settings.port}"
-    credentials = server_credentials(settings)
-    try:
-        if credentials is None:
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, credentials)
-    except RuntimeError:  # grpc's "Failed to bind": the port is taken or not ours to use
-        port = 0
-    if port == 0:
-        raise OSError(f"cannot bind {address}: is the port in use or privileged?")
+    port = _bind(server, settings)
     return server, port, health_servicer
 
 
@@ -112,6 +103,41 @@ async def set_health(servicer: health.aio.HealthServicer, serving: bool) -> None
     status = SERVING if serving else NOT_SERVING
     for name in ("", SERVICE):
         await servicer.set(name, status)
+
+
+def _bind(server: grpc.aio.Server, settings: Settings) -> int:
+    """Bind every address `settings.host` stands for on one port; returns the port.
+
+    `localhost` is both loopbacks, 127.0.0.1 and ::1 (where this host has IPv6): bound on
+    one of them only, a second server could take the same port on the other, and callers
+    would reach one or the other by chance. Any address that cannot be bound fails the start.
+    """
+    hosts = _loopbacks() if settings.host == "localhost" else [settings.host]
+    credentials = server_credentials(settings)
+    port = settings.port
+    for host in hosts:
+        address = f"{_host(host)}:{port}"
+        try:
+            if credentials is None:
+                bound = server.add_insecure_port(address)
+            else:
+                bound = server.add_secure_port(address, credentials)
+        except RuntimeError:  # grpc's "Failed to bind": the port is taken or not ours to use
+            bound = 0
+        if bound == 0:
+            raise OSError(f"cannot bind {address}: is the port in use or privileged?")
+        port = bound
+    return port
+
+
+def _loopbacks() -> list[str]:
+    """The loopback addresses `localhost` means here: 127.0.0.1, and ::1 when usable."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return ["127.0.0.1"]
+    return ["127.0.0.1", "::1"]
 
 
 def _host(host: str) -> str:
