@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from conftest import SERVING, health_status
 from e2e.metrics_support import free_port, scrape
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from seqserve.client import Client
 from seqserve.contract.manifest import read_manifest, write_manifest
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from conftest import RunningServer
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-NOT_SERVING = 2  # grpc.health.v1 HealthCheckResponse.NOT_SERVING
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 BIG_NAME = "m" * (3 * 1024 * 1024)
 REFUSAL_SECONDS = 2.0  # generous: the work the refusals avoid took 1-12 s
@@ -64,6 +65,12 @@ def model_infer(channel: grpc.Channel, request: kpb.ModelInferRequest) -> kpb.Mo
         response_deserializer=kpb.ModelInferResponse.FromString,
     )
     return call(request, timeout=30)
+
+
+def health_status(target: str) -> int:
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return int(stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status)
 
 
 def refused(call: Callable[[], object]) -> tuple[grpc.StatusCode, str, float]:
