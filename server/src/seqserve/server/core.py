@@ -27,6 +27,7 @@ from seqserve.server.results import Final, ItemResult, StreamEvent
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Sequences, Session, SessionStore, Snapshot, StepAnswer
 from seqserve.server.settings import Settings
+from seqserve.server.totals import ModelTotals, Totals
 from seqserve.server.validation import ValidPredict
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -46,8 +47,12 @@ class InferenceCore:
         self._sessions = SessionStore(
             settings.max_sessions, settings.session_idle_timeout, settings.session_detached_grace
         )
+        self._totals = Totals()
         self.repository = Repository(
-            settings, factory or SessionFactory(settings), in_use=self._sessions.holding
+            settings,
+            factory or SessionFactory(settings),
+            self._totals,
+            in_use=self._sessions.holding,
         )
         self._max_items = settings.max_batch_items
         self._max_length = settings.max_input_length
@@ -84,6 +89,10 @@ class InferenceCore:
         return self.loaded and not self.draining
 
     # ------------------------------------------------------------ models
+
+    def totals(self, name: str) -> ModelTotals:
+        """The model's cumulative queue and compute counters (every version, both protocols)."""
+        return self._totals.of(name)
 
     def states(self) -> list[ModelState]:
         return self.repository.states()

@@ -38,7 +38,7 @@ from seqserve.server.api.plumbing import Behavior, HandlerCache, behavior_of, re
 from seqserve.server.calls import ActiveCalls, CallState, active_calls, current_call
 from seqserve.server.errors import ShuttingDown
 from seqserve.server.logs import RateLimitedLog
-from seqserve.server.metrics import known_model, requests
+from seqserve.server.metrics import RequestMetrics, known_model
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
@@ -102,6 +102,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, access_level: int = logging.DEBUG) -> None:
         self.access_level = access_level
         self._handlers = HandlerCache(self._wrap)
+        self._requests = RequestMetrics()
         self._failures = RateLimitedLog(access_log, FAILED_LINES_PER_10S, 10.0)
 
     async def intercept_service(
@@ -219,7 +220,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             code = "CANCELLED"
         else:
             code = "UNKNOWN"
-        requests.observe(call.model, call.method, code, seconds)
+        self._requests.observe(call.model, call.method, code, seconds)
         level = self._level(code)
         if access_log.isEnabledFor(level):
             self._log(level, call, context, code, seconds, error if code == "UNKNOWN" else None)

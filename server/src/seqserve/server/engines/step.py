@@ -10,9 +10,10 @@ import numpy as np
 
 from seqserve.server.engines.base import Engine
 from seqserve.server.execution.batcher import Batcher
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.onehot import OneHot
 from seqserve.server.results import Floats
-from seqserve.server.settings import Settings
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -32,15 +33,17 @@ class StepOutput:
 
 
 class StepEngine(Engine):
-    def __init__(self, info: pb.ModelInfo, session: Any, settings: Settings) -> None:
+    def __init__(
+        self, info: pb.ModelInfo, session: Any, capacity: Capacity, totals: ModelTotals
+    ) -> None:
         super().__init__(info)
         graph = info.graphs[0]
         self._session = session
         self._inputs = [t.name for t in graph.inputs]
         self.state_size = int(info.decode.state_size)
-        self._onehot = OneHot((int(graph.inputs[0].shape[1]),), settings.max_batch_size)
+        self._onehot = OneHot((int(graph.inputs[0].shape[1]),), capacity.max_batch_size)
         self.batcher: Batcher[StepInput, StepOutput] = Batcher.configured(
-            f"{info.name}-step", self.run, settings, model=info.name
+            f"{info.name}-step", self.run, capacity, totals, model=info.name
         )
 
     def zeros(self) -> Floats:

@@ -37,6 +37,7 @@ from seqserve.server.results import (
     symbol_results,
 )
 from seqserve.server.settings import WorkerPolicy
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ class DecodeWorker:
         max_active: int,
         max_queue: int,
         policy: WorkerPolicy = WorkerPolicy.NORMAL,
+        totals: ModelTotals | None = None,
     ) -> None:
+        """`totals`: the model's counters the worker's calls add to (a fresh one when None)."""
         self.info = info
         self._policy = policy  # the thread's CPU scheduling (`seqserve.server.execution.workers`)
         self.state = state  # `max_active` rows of decoder state, and the graph calls
@@ -109,7 +112,12 @@ class DecodeWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         scheduler = self.scheduler
-        self.metrics = DecodeHooks(info.name, lambda: scheduler.waiting, lambda: scheduler.active)
+        self.metrics = DecodeHooks(
+            info.name,
+            lambda: scheduler.waiting,
+            lambda: scheduler.active,
+            totals if totals is not None else ModelTotals(),
+        )
 
     # ------------------------------------------------------------ event-loop side
 

@@ -12,6 +12,7 @@ from seqserve.contract import codecs
 from seqserve.contract.manifest import read_manifest
 from seqserve.server import metrics
 from seqserve.server.engines import Engine, build_engine
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.repository.checks import (
     LoadError,
     check_manifest,
@@ -21,6 +22,7 @@ from seqserve.server.repository.checks import (
 )
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,15 @@ class ModelVersion:
 
 
 def load_version(
-    folder: Path, name: str, version: int, factory: SessionFactory, settings: Settings
+    folder: Path,
+    name: str,
+    version: int,
+    factory: SessionFactory,
+    settings: Settings,
+    totals: Totals,
 ) -> ModelVersion:
-    """Everything a version must pass before it serves; a failure is returned, not raised."""
+    """Everything a version must pass before it serves; a failure is returned, not raised.
+    Its engine's calls count in `totals`."""
     started = time.perf_counter()
     info = pb.ModelInfo(name=name, version=version)
     try:
@@ -57,7 +65,7 @@ def load_version(
             info = read_manifest(folder)
         except Exception as exc:  # unreadable or malformed JSON, unknown fields
             raise LoadError("model.json unreadable", _short(exc)) from exc
-        engine = _build(folder, name, version, info, factory, settings)
+        engine = _build(folder, name, version, info, factory, settings, totals)
     except LoadError as exc:
         log.error("model %s version %d not ready: %s", name, version, exc.detailed)
         return ModelVersion(name, version, info, reason=str(exc))
@@ -85,6 +93,7 @@ def _build(
     info: pb.ModelInfo,
     factory: SessionFactory,
     settings: Settings,
+    totals: Totals,
 ) -> Engine:
     graphs = check_manifest(info, name, version)
     sessions = {}
@@ -97,7 +106,7 @@ def _build(
             raise LoadError(f"{graph.file}: onnxruntime cannot load it", _short(exc)) from exc
         check_signature(graph, session)
         sessions[role] = session
-    engine = build_engine(info, sessions, settings)
+    engine = build_engine(info, sessions, Capacity.of(settings), totals.of(name))
     try:
         for _ in range(settings.warmup_runs):
             engine.warmup()

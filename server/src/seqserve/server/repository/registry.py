@@ -38,6 +38,7 @@ from seqserve.server.repository.disk import Fingerprint, Found, Odd, fingerprint
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,14 @@ class Repository:
         self,
         settings: Settings,
         factory: SessionFactory,
+        totals: Totals,
         in_use: Callable[[ModelVersion], bool] = lambda mv: False,
     ) -> None:
-        """`in_use(version)`: whether something besides calls holds a version (open
-        sessions); a retired version is unloaded only once that is false."""
+        """`totals`: what the engines' calls count in. `in_use(version)`: whether something
+        besides calls holds a version (open sessions); a retired version is unloaded only
+        once that is false."""
         self._settings = settings
+        self._totals = totals
         self._root = settings.models
         self._keep = settings.keep_versions
         self._factory = factory
@@ -108,7 +112,9 @@ class Repository:
             if not _wanted(self._keep, version, loaded):
                 break
             self._seen[(name, version)] = fingerprint(path)
-            loaded.append(load_version(path, name, version, self._factory, self._settings))
+            loaded.append(
+                load_version(path, name, version, self._factory, self._settings, self._totals)
+            )
         return loaded
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -166,7 +172,14 @@ class Repository:
         if current is not None and (current.ready or self._seen.get(key) == prints):
             return None  # loaded, or refused and unchanged since
         mv = await loop.run_in_executor(
-            None, load_version, folder, name, version, self._factory, self._settings
+            None,
+            load_version,
+            folder,
+            name,
+            version,
+            self._factory,
+            self._settings,
+            self._totals,
         )
         self._seen[key] = prints
         if mv.engine is not None:

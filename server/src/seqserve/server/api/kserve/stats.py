@@ -3,9 +3,9 @@ queue and compute totals (the counters behind the Prometheus metrics).
 
 Triton's fields as seqserve fills them: `success`/`fail` count KServe requests and their
 total time in nanoseconds, `inference_count` the items they inferred (a batch of n counts
-n), `last_inference` the time of the last one in milliseconds since the epoch. From
-`seqserve.server.totals.model_totals`, which counts every request of both protocols:
-`queue` (items waiting for a batch or a decoder slot, and their total wait),
+n), `last_inference` the time of the last one in milliseconds since the epoch. From the
+core's per-model totals (`seqserve.server.totals`), which count every request of both
+protocols: `queue` (items waiting for a batch or a decoder slot, and their total wait),
 `compute_infer` and `execution_count` (batched onnxruntime calls and their total time).
 The engine totals are kept per model, so they are reported on its newest version.
 """
