@@ -83,12 +83,12 @@ def test_bad_input_shows_the_server_message(page: Page) -> None:
 def test_with_tokens_on_the_page_uses_its_token_field(
     browser: Browser, models_dir: Path, launch_server: Callable[..., RunningServer]
 ) -> None:
-    server = launch_server(models_dir, "--auth-tokens", "page-token")
+    server = launch_server(models_dir, "--auth-tokens", "page-token-0123456789")
     page = browser.new_page()
     try:
         page.goto(server.http_url + "/")
         page.wait_for_function("document.getElementById('status').textContent.includes('bearer')")
-        page.fill("#token", "page-token")
+        page.fill("#token", "page-token-0123456789")
         page.click("#reload")
         page.wait_for_selector("#models tbody tr")
         assert page.locator("#models tbody tr").count() == 8

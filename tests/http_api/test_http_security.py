@@ -19,7 +19,7 @@ from reliability.pki import Authority, Issued
 if TYPE_CHECKING:
     from conftest import RunningServer
 
-TOKEN = "http-token-1"
+TOKEN = "http-token-0123456789"
 PREDICT = {"inputs": [{"text": "3+10"}]}
 
 

@@ -19,11 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from seqserve.server.api.auth import presented_token, token_matches
 from seqserve.server.api.http.errors import HttpError, error_response
 from seqserve.server.api.observe import HEADER, request_id
-from seqserve.server.calls import CallState, current_call
+from seqserve.server.calls import CallState, active_calls, current_call
+from seqserve.server.errors import ShuttingDown
 from seqserve.server.metrics import RequestMetrics, known_model
 
 PROTOCOL = "http"
-OPEN_PATHS = frozenset({"/", "/v2/health/live", "/v2/health/ready"})
+HEALTH = "/v2/health/"
+OPEN_PATHS = frozenset({"/", f"{HEALTH}live", f"{HEALTH}ready"})
 access_log = logging.getLogger("seqserve.server.access")
 
 
@@ -60,8 +62,12 @@ class Observe:
                 message["headers"] = [*message.get("headers", ()), echo]
             await send(message)
 
+        # a stopping server lets the calls it took finish (health checks are not waited for)
+        counted = not scope["path"].startswith(HEALTH) and active_calls.begin()
         try:
-            if self.tokens and scope["path"] not in OPEN_PATHS and not self._allowed(headers):
+            if not counted and not scope["path"].startswith(HEALTH):
+                await error_response(ShuttingDown())(scope, receive, send_with_id)
+            elif self.tokens and scope["path"] not in OPEN_PATHS and not self._allowed(headers):
                 response = error_response(
                     HttpError(401, "missing or invalid bearer token (Authorization: Bearer ...)")
                 )
@@ -74,6 +80,8 @@ class Observe:
                 raise
             # answered (500, request id) and logged with its traceback by `errors`
         finally:
+            if counted:
+                active_calls.end()
             seconds = time.perf_counter() - started
             self._requests.observe(call.model, call.method, str(status), seconds, PROTOCOL)
             self._log(call, scope, status, seconds)
