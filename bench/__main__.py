@@ -1,11 +1,13 @@
 """`python -m bench`: run the benchmark and write the report.
 
     python -m bench                # make bench: every system -> docs/benchmarks.md, docs/bench.png
-    python -m bench --quick        # make bench-quick: seqserve and B0, a few seconds per point
+    python -m bench --quick        # make bench-quick: seqserve and B0, a few seconds per point,
+                                   # and one perf_analyzer run against seqserve
     python -m bench --report FILE  # rewrite the report from a saved results JSON
 
 Exit status is non-zero when the harness itself breaks: seqserve not starting, a point
-with no completed request, or more than 1% of requests failing. No speed is asserted.
+with no completed request, more than 1% of requests failing, or perf_analyzer not running
+to completion (exit 0) against seqserve. No speed is asserted.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def check(results: dict) -> list[str]:
             problems.append(f"{name}: no request completed ({p['error_sample']})")
         elif p["errors"] > 0.01 * (p["requests"] + p["errors"]):
             problems.append(f"{name}: {p['errors']} errors ({p['error_sample']})")
+    for p in results.get("pa", []):  # perf_analyzer must run to completion on seqserve
+        if p["system"] == "seqserve" and p.get("exit") != 0:
+            name = f"perf_analyzer {p['model']} {p['mode']} c={p['concurrency']}"
+            problems.append(f"{name}: exit {p.get('exit')}: {p.get('error', '')[-400:]}")
     if "seqserve" in results["config"]["systems"] and not any(
         p["system"] == "seqserve" for p in results["points"]
     ):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import systems
+from bench import perfanalyzer, systems
 from bench.loadgen import Generator, Load
 from bench.onnx_graphs import model_folder
 from bench.procs import RssSampler, Server
@@ -38,6 +38,8 @@ ROOT = systems.ROOT
 SEQSERVE_FLAGS = ["--worker-policy", "idle"]
 B1_FLAGS = [*SEQSERVE_FLAGS, "--max-batch-size", "1", "--max-active-sequences", "1"]
 # The points R1, R2 and R6 compare, and the systems each compares: measured again in turn.
+# The project's generator on seqserve over KServe (beside seqserve.v1 on the same server).
+KSERVE_SCENARIOS = ["reverse", "addition", "reverse_bulk64"]
 PAIRED = [
     ("reverse", 1, ("E", "seqserve")),
     ("reverse", 64, ("E", "seqserve", "B1")),
@@ -66,6 +68,9 @@ class Config:
     quick: bool = False
     paired_rounds: int = 3  # interleaved re-measurement of the points the ratios compare
     paired_seconds: float = 4.0
+    pa_window_ms: int = 2000  # perf_analyzer's measurement window
+    pa_trials: int = 3  # windows per point (three: perf_analyzer averages the last three)
+    pa_bulk_concurrency: int = 8  # the 64-row requests' point
 
 
 def log(msg: str) -> None:
@@ -137,6 +142,7 @@ class Runner:
             "soak": {},
             "profile": {},
             "idle_rss_mb": {},
+            "pa": [],  # perf_analyzer points (bench.perfanalyzer)
         }
         self.gen = Generator(cfg.procs, cfg.clients_per_channel)
 
@@ -172,6 +178,53 @@ class Runner:
             f"gen cpu {result['gen_cpu']:.2f}  rss {rss.max_mb:.0f} MB{err}"
         )
         return result
+
+    def perf_analyzer(
+        self, system: str, server: Server, target: str, models: list[str], bulk: bool = True
+    ) -> None:
+        """perf_analyzer against a KServe server: each model unary and streaming at every
+        concurrency, then 64-row requests (unary); quick: one unary point on reverse."""
+        cfg = self.cfg
+        plan: list[tuple[str, bool, int, int]] = []
+        if cfg.quick:
+            plan.append(("reverse", False, 1, 8))
+        else:
+            for model in models:
+                for streaming in (False, True):
+                    plan.extend((model, streaming, 1, c) for c in cfg.concurrency)
+            if bulk:
+                plan.append(("reverse", False, 64, cfg.pa_bulk_concurrency))
+        for model, streaming, batch, c in plan:
+            data = perfanalyzer.input_data(cfg.out / "pa", model)
+            result = perfanalyzer.run_point(
+                target,
+                server,
+                model,
+                c,
+                data=data,
+                out=cfg.out / "pa",
+                streaming=streaming,
+                batch=batch,
+                window_ms=1000 if cfg.quick else cfg.pa_window_ms,
+                trials=3 if cfg.quick else cfg.pa_trials,
+            )
+            result["system"] = system
+            self.results["pa"].append(result)
+            err = f"  FAILED exit {result.get('exit')}: {result.get('error', '')[-300:]}"
+            log(
+                f"  pa {system:8s} {model:9s} {result['mode']:6s} b={batch:<2d} c={c:<4d} "
+                + (
+                    err
+                    if result.get("error")
+                    else f"{result['infer_per_s'] or 0:9.0f} inf/s  p50 {result['p50_ms']:7.2f} ms"
+                    f"  p99 {result['p99_ms']:7.2f} ms  srv cpu/inf "
+                    f"{result['server_cpu_ms'] or 0:.3f} ms  gen cpu/inf "
+                    f"{result['gen_cpu_ms'] or 0:.3f} ms"
+                )
+            )
+            if not server.alive():
+                log(f"{system}: server died under perf_analyzer; its remaining points not run")
+                return
 
     def skip(self, system: str, why: str) -> None:
         log(f"{system}: NOT RUN: {why.splitlines()[0] if why else ''}")
@@ -226,8 +279,17 @@ class Runner:
             lambda s: systems.seqserve_check(target, s),
             lambda s: systems.seqserve_load(target, s),
             ["reverse", "addition", "recall"],
-            None if self.cfg.quick or self.cfg.procs > 1 else self.e_two_procs(target),
+            None if self.cfg.quick or self.cfg.procs > 1 else self.e_extras(target),
         )
+
+    def e_extras(self, target: str) -> Callable[[Server], None]:
+        two_procs = self.e_two_procs(target)
+
+        def extras(server: Server) -> None:
+            self.perf_analyzer("E", server, target, ["reverse"])
+            two_procs(server)
+
+        return extras
 
     def e_two_procs(self, target: str) -> Callable[[Server], None]:
         """E again with a second generator process: is one process the ceiling?"""
@@ -247,9 +309,7 @@ class Runner:
     def run_seqserve(self, system: str, flags: list[str], scenarios: list[str]) -> None:
         server, target = systems.seqserve_server(system, self.cfg.models, self.logs, flags)
         models = sorted({SCENARIOS[s].model for s in scenarios})
-        extra = (
-            self.seqserve_extras(target) if system == "seqserve" and not self.cfg.quick else None
-        )
+        extra = self.seqserve_extras(target) if system == "seqserve" else None
         self.serve(
             system,
             server,
@@ -262,6 +322,10 @@ class Runner:
 
     def seqserve_extras(self, target: str) -> Callable[[Server], None]:
         def extras(server: Server) -> None:
+            self.perf_analyzer("seqserve", server, target, ["reverse", "addition"])
+            if self.cfg.quick:
+                return
+            self.kserve_points("seqserve-kserve", server, target, KSERVE_SCENARIOS)
             self.soak(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
             self.profile(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
 
@@ -312,6 +376,17 @@ class Runner:
             "seconds": secs,
             "result": result,
         }
+
+    def kserve_points(self, system: str, server: Server, target: str, names: list[str]) -> None:
+        """The project's generator over KServe ModelInfer, on a server already up."""
+        oip = systems.kserve_module(self.cfg.out / "gen")
+        for name in names:
+            scenario = SCENARIOS[name]
+            sample = asyncio.run(systems.kserve_check(oip, target, scenario))
+            self.results["checks"][f"{system}/{name}"] = sample
+            bulk = scenario.per_request > 1
+            for c in self.cfg.bulk_concurrency if bulk else self.cfg.concurrency:
+                self.point(system, scenario, systems.kserve_load(oip, target, scenario), c, server)
 
     def run_paired(self) -> None:
         """E, seqserve and B1 up together; the points the ratio targets compare, measured
@@ -392,7 +467,8 @@ class Runner:
             lambda: systems.wait_kserve(oip, target, names, server, 120),
             lambda s: systems.kserve_check(oip, target, s),
             lambda s: systems.kserve_load(oip, target, s),
-            names,
+            [*names, "reverse_bulk64"],
+            lambda server: self.perf_analyzer("B4", server, target, names),
         )
 
     def run_subprocess(self, system: str, key: str, cmd: list[str], timeout: float) -> None:

@@ -35,7 +35,7 @@ from seqserve.server import workers
 from seqserve.server.deadlines import refuse_past, wait_until
 from seqserve.server.errors import Overloaded
 from seqserve.server.fastlane import FastLane
-from seqserve.server.metrics import BatchHooks
+from seqserve.server.metrics import BatchHooks, QueueWait, queue_wait
 from seqserve.server.settings import Settings, WorkerPolicy
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class _Entry(Generic[I, O]):
     items: Sequence[I]
     future: asyncio.Future[list[O]]
     queued: float  # perf_counter() at submit, for the queue-time metric
+    wait: QueueWait | None  # the submitting request's, when it asks (KServe statistics)
 
 
 class Batcher(Generic[I, O]):
@@ -135,7 +136,7 @@ class Batcher(Generic[I, O]):
                 )
             self._pending += len(items)
         future: asyncio.Future[list[O]] = self._loop.create_future()
-        self._queue.put(_Entry(items, future, time.perf_counter()))
+        self._queue.put(_Entry(items, future, time.perf_counter(), queue_wait.get()))
         return future
 
     @property
@@ -201,6 +202,9 @@ class Batcher(Generic[I, O]):
             return
         items = [item for e in live for item in e.items]
         started = time.perf_counter()
+        for e in live:
+            if e.wait is not None:
+                e.wait.ns = int((started - e.queued) * 1e9)
         try:
             outputs = self._run(items)
         except Exception as exc:  # every waiter of the batch gets the same error

@@ -32,7 +32,7 @@ from seqserve.server.engines.base import (
 )
 from seqserve.server.engines.state import DecodeGraphs, StateStore
 from seqserve.server.errors import DeadlineExceeded, Overloaded
-from seqserve.server.metrics import DecodeHooks
+from seqserve.server.metrics import DecodeHooks, QueueWait, queue_wait
 from seqserve.server.scheduler import Finished, Plan, Progress, Scheduler
 from seqserve.server.settings import WorkerPolicy
 from seqserve.v1 import seqserve_pb2 as pb
@@ -57,6 +57,7 @@ class Job:
     remaining: int = 0
     closed: bool = False  # set by the worker once the job has its final answer or error
     queued: float = field(default_factory=time.perf_counter)  # for the queue-time metric
+    wait: QueueWait | None = field(default_factory=queue_wait.get)  # KServe statistics
 
 
 Delivery = tuple[Job, "StreamEvent | BaseException"]
@@ -225,6 +226,9 @@ class DecodeWorker:
         x = self._source_onehot(np.asarray(sources, dtype=np.int64))
         started = time.perf_counter()
         self.state.encode(np.asarray(slots, dtype=np.int64), x)
+        for job, _ in filter(None, jobs):
+            if job.wait is not None and job.wait.ns < 0:  # its first sequence admitted
+                job.wait.ns = int((started - job.queued) * 1e9)
         queued = [job.queued for job, _ in filter(None, jobs)]
         self.metrics.encoded(queued, started, time.perf_counter())
 

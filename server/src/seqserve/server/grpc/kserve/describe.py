@@ -66,7 +66,8 @@ def model_config(state: ModelState, settings: Settings) -> kpb.ModelConfig:
         version_policy=kpb.ModelVersionPolicy(
             specific=kpb.ModelVersionPolicy.Specific(versions=state.versions)
         ),
-        model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=t.streams_symbols(info)),
+        # one response per request (not decoupled): per-symbol responses are an opt-in
+        model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=False),
     )
     spec = t.input_spec(info)
     config.input.add(

@@ -5,6 +5,7 @@ write the output tensors, count it in the statistics.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -16,12 +17,24 @@ from seqserve.server.grpc.kserve import describe, inputs, outputs
 from seqserve.server.grpc.kserve import tensors as t
 from seqserve.server.grpc.kserve.messages import pb as kpb
 from seqserve.server.grpc.kserve.sequences import Sequences
-from seqserve.server.grpc.kserve.stats import Statistics
+from seqserve.server.grpc.kserve.stats import Phases, Statistics
+from seqserve.server.metrics import QueueWait, queue_wait
 from seqserve.server.repository import ModelVersion
 from seqserve.v1 import seqserve_pb2 as pb
 
 FINAL = "triton_final_response"
 TIMEOUT = "timeout"  # Triton's per-request timeout parameter, in microseconds
+STREAM_SYMBOLS = "stream_symbols"  # bool: on a stream, also send each decoded symbol
+
+
+def wants_symbols(request: kpb.ModelInferRequest) -> bool:
+    """Whether a stream request asked for every decoded symbol (`stream_symbols` true)."""
+    if STREAM_SYMBOLS not in request.parameters:
+        return False
+    param = request.parameters[STREAM_SYMBOLS]
+    if param.WhichOneof("parameter_choice") != "bool_param":
+        raise InvalidInput(f"parameter {STREAM_SYMBOLS} must be a bool")
+    return bool(param.bool_param)
 
 
 def time_budget(request: kpb.ModelInferRequest, time_remaining: float | None) -> float | None:
@@ -48,18 +61,24 @@ class Inference:
     async def run(
         self, request: kpb.ModelInferRequest, time_remaining: float | None, stream: bool
     ) -> AsyncIterator[kpb.ModelInferResponse]:
-        """The responses to one request: streamed symbols (seq2seq on a stream), then the
-        complete response (marked final on a stream)."""
+        """The responses to one request: on a stream, when the request asks for them
+        (`stream_symbols`) and the model decodes, each symbol; then the complete response
+        (marked final on a stream)."""
         model = self._model(request)
         started = time.perf_counter_ns()
-        ok, results = False, list[ItemResult]()
+        wait = QueueWait()
+        token = queue_wait.set(wait)  # the engine's worker writes the queue wait in it
+        phases: Phases | None = None
+        results = list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
+            read = time.perf_counter_ns()
             if t.is_stateful(model.info):
                 results = [await self._sequences.step(model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
-                if stream and t.streams_symbols(model.info):
+                read = time.perf_counter_ns()
+                if stream and t.streams_symbols(model.info) and wants_symbols(request):
                     async for event in self._core.stream(valid):
                         if isinstance(event, SymbolEvent):
                             yield _symbol(request, model, specs, typed, event)
@@ -67,15 +86,25 @@ class Inference:
                             results = event.results
                 else:
                     results = (await self._core.predict(valid)).results
-            ok = True
+            inferred = time.perf_counter_ns()
             response = _response(request, model)
             outputs.write(response, specs, results, typed)
             if stream:
                 response.parameters[FINAL].bool_param = True
+            written = time.perf_counter_ns()
+            queued = max(wait.ns, 0)
+            phases = Phases(
+                queue=queued,
+                compute_input=read - started,
+                compute_infer=max(inferred - read - queued, 0),
+                compute_output=written - inferred,
+            )
             yield response
         finally:
+            with contextlib.suppress(ValueError):  # reset from another context: leave it
+                queue_wait.reset(token)
             elapsed = time.perf_counter_ns() - started
-            self.statistics.record(model.name, model.version, len(results), ok, elapsed)
+            self.statistics.record(model.name, model.version, len(results), elapsed, phases)
 
     def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
         if not self._core.loaded:

@@ -119,7 +119,8 @@ class KServeServicer:
     ) -> AsyncIterator[kpb.ModelStreamInferResponse]:
         """Requests are answered concurrently (match responses by `id`); steps of stateful
         sequences in order. A failed request gets `error_message` and the stream goes on.
-        seq2seq models send each decoded symbol, then the complete response."""
+        One response per request; a seq2seq request with the `stream_symbols` parameter
+        true gets each decoded symbol first, then the complete response."""
 
         def in_order(request: kpb.ModelInferRequest) -> bool:
             return sequences.SEQUENCE_ID in request.parameters
