@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         default=3,
         help="interleaved rounds re-measuring the points R1, R2 and R6 compare (0: none)",
     )
+    parser.add_argument(
+        "--pa-window", type=int, default=2000, help="perf_analyzer's window, milliseconds"
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the report goes")
     parser.add_argument("--report", type=Path, help="only rewrite the report from this JSON")
     return parser
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         paired_rounds=args.rounds,
         b0_seconds=0.15 if args.quick else 0.5,
         quick=args.quick,
+        pa_window_ms=args.pa_window,
     )
     cfg.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -109,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=1, default=str))
     log(f"results: {path} ({time.monotonic() - started:.0f} s)")
     if args.quick:
-        (cfg.out / "quick.md").write_text(report.tables(results))
+        from bench import costs
+
+        (cfg.out / "quick.md").write_text(report.tables(results) + "\n" + costs.pa_tables(results))
     else:
         report.write(results, args.docs, command=results["command"])
         log(f"report: {args.docs / 'benchmarks.md'}, {args.docs / 'bench.png'}")

@@ -55,18 +55,28 @@ def binary() -> tuple[Path, dict[str, str]] | str:
     return exe, env
 
 
-def input_data(folder: Path, model: str, seed: int = 7, variants: int = 16) -> Path:
-    """Valid rows for `model` (reverse: six symbols; addition: a text like "3+10")."""
+def input_data(
+    folder: Path, model: str, peer: bool = False, seed: int = 7, variants: int = 16
+) -> Path:
+    """Valid rows for `model` (reverse: six symbols; addition: a text like "3+10"), as
+    seqserve publishes its input (INPUT; text as BYTES) or, `peer`, as the peers take it
+    (`x`: the symbols as INT64, the text already turned into symbols)."""
+    from bench.systems import text_symbols
+
     rng = np.random.default_rng(seed)
+    name = "x" if peer else "INPUT"
     rows: list[dict[str, Any]] = []
     for _ in range(variants):
         if model == "addition":
             a, b = rng.integers(1, 11, size=2)
-            rows.append({"INPUT": {"content": [f"{a}+{b}"], "shape": [1]}})
+            text = f"{a}+{b}"
+            symbols = text_symbols(text)
+            value: list[Any] = symbols if peer else [text]
+            rows.append({name: {"content": value, "shape": [len(value)]}})
         else:
             values = rng.integers(1, 51, size=6).tolist()
-            rows.append({"INPUT": {"content": values, "shape": [6]}})
-    path = folder / f"pa-input-{model}.json"
+            rows.append({name: {"content": values, "shape": [6]}})
+    path = folder / f"pa-input-{model}{'-peer' if peer else ''}.json"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"data": rows}))
     return path

@@ -195,7 +195,7 @@ class Runner:
             if bulk:
                 plan.append(("reverse", False, 64, cfg.pa_bulk_concurrency))
         for model, streaming, batch, c in plan:
-            data = perfanalyzer.input_data(cfg.out / "pa", model)
+            data = perfanalyzer.input_data(cfg.out / "pa", model, peer=system.startswith("B"))
             result = perfanalyzer.run_point(
                 target,
                 server,
@@ -382,11 +382,13 @@ class Runner:
         oip = systems.kserve_module(self.cfg.out / "gen")
         for name in names:
             scenario = SCENARIOS[name]
-            sample = asyncio.run(systems.kserve_check(oip, target, scenario))
+            sample = asyncio.run(systems.kserve_check(oip, target, scenario, seqserve=True))
             self.results["checks"][f"{system}/{name}"] = sample
+            log(f"{system}: check {sample}")
+            load = systems.kserve_load(oip, target, scenario, seqserve=True)
             bulk = scenario.per_request > 1
             for c in self.cfg.bulk_concurrency if bulk else self.cfg.concurrency:
-                self.point(system, scenario, systems.kserve_load(oip, target, scenario), c, server)
+                self.point(system, scenario, load, c, server)
 
     def run_paired(self) -> None:
         """E, seqserve and B1 up together; the points the ratio targets compare, measured
