@@ -34,7 +34,7 @@ from seqserve.server.settings import EventLoop
 
 ROOT = systems.ROOT
 # seqserve as the benchmark serves it: the worker threads yield the 2 shared cores to the
-# front end (`seqserve.server.workers`); B1 is the same server with batching off.
+# front end (`seqserve.server.execution.workers`); B1 is the same server with batching off.
 SEQSERVE_FLAGS = ["--worker-policy", "idle"]
 B1_FLAGS = [*SEQSERVE_FLAGS, "--max-batch-size", "1", "--max-active-sequences", "1"]
 # The points R1, R2 and R6 compare, and the systems each compares: measured again in turn.

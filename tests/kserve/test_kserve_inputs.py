@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 
+from seqserve.server.api.kserve import inputs
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve import inputs
-from seqserve.server.grpc.kserve.messages import pb as kpb
 
 from .manifests import info
 

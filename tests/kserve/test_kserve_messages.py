@@ -6,7 +6,7 @@ from typing import Any
 
 from tritonclient.grpc import model_config_pb2, service_pb2
 
-from seqserve.server.grpc.kserve.messages import SERVICE, pb
+from seqserve.server.api.kserve.messages import SERVICE, pb
 
 
 def triton_message(full_name: str) -> Any:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 
-from seqserve.server.grpc.kserve import tensors as t
+from seqserve.server.api.kserve import tensors as t
 from seqserve.v1 import seqserve_pb2 as pb
 
 from .conftest import random_items, tensor

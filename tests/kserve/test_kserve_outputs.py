@@ -7,11 +7,11 @@ import pytest
 import tritonclient.grpc as triton
 from tritonclient.grpc import service_pb2 as triton_pb
 
-from seqserve.server.engines import ItemResult, SymbolEvent
+from seqserve.server.api.kserve import outputs
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve import outputs
-from seqserve.server.grpc.kserve import tensors as t
-from seqserve.server.grpc.kserve.messages import pb as kpb
+from seqserve.server.results import ItemResult, SymbolEvent
 
 from .manifests import info
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from seqserve.server.grpc.kserve.streams import concurrently
+from seqserve.server.api.kserve.streams import concurrently
 
 
 async def feed(items: list[str]) -> AsyncIterator[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqserve.server.grpc.kserve import tensors as t
+from seqserve.server.api.kserve import tensors as t
 
 from .manifests import NAMES, info
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from seqserve.server.api.kserve.infer import time_budget
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
-from seqserve.server.grpc.kserve.infer import time_budget
-from seqserve.server.grpc.kserve.messages import pb as kpb
 
 
 def request(**param: int | str) -> kpb.ModelInferRequest:

@@ -31,7 +31,7 @@ from grpc_health.v1 import health_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqserve.server.grpc.kserve.messages import pb as kpb  # private pool: beside tritonclient
+from seqserve.server.api.kserve.messages import pb as kpb  # private pool: beside tritonclient
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 

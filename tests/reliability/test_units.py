@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from seqserve.server.grpc.auth import AuthConfigError, load_tokens, presented_token, token_matches
-from seqserve.server.grpc.tls import is_loopback
+from seqserve.server.api.auth import AuthConfigError, load_tokens, presented_token, token_matches
+from seqserve.server.api.tls import is_loopback
 from seqserve.server.settings import Settings
 
 

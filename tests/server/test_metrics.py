@@ -8,8 +8,9 @@ import logging
 
 from prometheus_client import REGISTRY
 
-from seqserve.server import logs, metrics
-from seqserve.server.grpc.observe import model_of, request_id
+from seqserve.server import calls, logs, metrics
+from seqserve.server.api.observe import model_of, request_id
+from seqserve.server.totals import model_totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -28,7 +29,7 @@ class _Engine:
 
 def test_batch_hooks_record_sizes_queue_waits_and_compute() -> None:
     engine = _Engine("unit_batch", 0)
-    totals = metrics.model_totals("unit_batch")
+    totals = model_totals("unit_batch")
     engine.hooks.ran(5, [1.0, 1.5], started=2.0, ended=2.25)
     assert _value("seqserve_batch_size_sum", model="unit_batch") == 5
     queue = {"model": "unit_batch", "phase": "queue"}
@@ -61,7 +62,7 @@ def test_decode_hooks_record_encoder_steps_and_occupancy() -> None:
     assert _value("seqserve_phase_duration_seconds_count", **step) == 2
     assert _value("seqserve_active_sequences", model="unit_decode") == 5
     assert _value("seqserve_queue_depth", model="unit_decode") == 2
-    assert metrics.model_totals("unit_decode").compute_count == 3
+    assert model_totals("unit_decode").compute_count == 3
     del hooks
 
 
@@ -94,11 +95,11 @@ def test_json_lines_carry_the_request_id_and_access_fields() -> None:
         "seqserve.server.access", logging.INFO, __file__, 1, "hi %s", ("x",), None
     )
     record.__dict__.update(method="Predict", model="addition", code="OK", duration_ms=0.5)
-    token = metrics.current_call.set(metrics.CallState("rid-7", "Predict"))
+    token = calls.current_call.set(calls.CallState("rid-7", "Predict"))
     try:
         assert logs.RequestIdFilter().filter(record)
     finally:
-        metrics.current_call.reset(token)
+        calls.current_call.reset(token)
     entry = json.loads(logs.JsonFormatter().format(record))
     assert entry["message"] == "hi x" and entry["request_id"] == "rid-7"
     assert (entry["method"], entry["model"], entry["code"], entry["duration_ms"]) == (

@@ -14,7 +14,7 @@ from seqserve.server.sessions import SessionStore
 from seqserve.v1 import seqserve_pb2 as pb
 
 from .conftest import load_newest
-from .test_decode import GatedSession, wait_for
+from .execution.test_decode import GatedSession, wait_for
 from .test_sessions import TUTORIAL
 
 
@@ -23,7 +23,7 @@ def loaded(models_dir: Path, manifests: dict) -> Iterator[object]:
     version = load_newest(models_dir, manifests, pb.SERVING_KIND_STATEFUL_STEP)
     assert isinstance(version.engine, StepEngine), version.reason
     version.engine._session = GatedSession(version.engine._session)
-    version.engine.batcher.inline_max_items = 0  # every step through the worker (no fast lane)
+    version.engine.batcher.lane.limit = 0  # every step through the worker (no fast lane)
     yield version
     version.engine.stop()
 

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from seqserve.server import __version__, heap, metrics
+from seqserve.server import __version__, heap, metrics, metrics_endpoint
+from seqserve.server.api.server import create_server, set_health
 from seqserve.server.core import InferenceCore
-from seqserve.server.grpc.server import create_server, set_health
 from seqserve.server.repository.reload import Reloader
 from seqserve.server.settings import Settings
 
@@ -60,7 +60,9 @@ class App:
         metrics.watch_models(self._versions)
         metrics.set_build_info(__version__, device=self.settings.device.value)
         if self.settings.metrics_port:
-            self.metrics_port = metrics.serve(self.settings.host, self.settings.metrics_port)
+            self.metrics_port = metrics_endpoint.serve(
+                self.settings.host, self.settings.metrics_port
+            )
 
     def _versions(self) -> list[metrics.VersionState]:
         return [

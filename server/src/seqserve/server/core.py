@@ -13,11 +13,12 @@ import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from seqserve.server.deadlines import within
-from seqserve.server.engines import Engine, ItemResult, StepEngine, StreamEvent
+from seqserve.server.engines import Engine, StepEngine
 from seqserve.server.engines.base import kind_name
 from seqserve.server.errors import InvalidInput, ShuttingDown
+from seqserve.server.execution.deadlines import within
 from seqserve.server.repository import ModelState, ModelVersion, Repository
+from seqserve.server.results import Final, ItemResult, StreamEvent
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.sessions import Session, SessionStore
 from seqserve.server.settings import Settings
@@ -100,8 +101,8 @@ class InferenceCore:
                         event = await anext(events)
                     except StopAsyncIteration:
                         return
-                if isinstance(event, list):
-                    yield PredictAnswer(request.model.name, request.model.version, event)
+                if isinstance(event, Final):
+                    yield PredictAnswer(request.model.name, request.model.version, event.results)
                 else:
                     yield event
         finally:

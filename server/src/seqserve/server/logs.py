@@ -1,7 +1,7 @@
 """Log output: human-readable lines by default, one JSON object per line with `--log-json`.
 
 Every record logged while a call is being served carries that call's request id (the
-`x-request-id` metadata, see `seqserve.server.grpc.observe`); records from worker threads
+`x-request-id` metadata, see `seqserve.server.api.observe`); records from worker threads
 or outside calls show `-`. Fields passed in `extra=` (the access log's `method`, `model`,
 `code`, `duration_ms`) become top-level keys of the JSON object.
 
@@ -22,7 +22,7 @@ import logging
 import sys
 import time
 
-from seqserve.server.metrics import current_call
+from seqserve.server.calls import current_call
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 FIELDS = (

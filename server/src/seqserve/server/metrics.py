@@ -2,7 +2,7 @@
 
 All names start with `seqserve_` (the table is in docs/observability.md). They live in
 prometheus_client's default registry, so the process collectors (`process_*`,
-`python_*`) come with them, and `serve()` exposes them at `/metrics`.
+`python_*`) come with them, and `metrics_endpoint.serve()` exposes them at `/metrics`.
 
 Hot-path rules: labelled children are looked up once (in the hooks' constructors, or
 cached by label tuple in `RequestMetrics`); gauges that mirror a length (queue depth,
@@ -10,20 +10,18 @@ active sequences, open sessions) are read at scrape time with `set_function`; wo
 threads observe once per batch or per request, never per symbol.
 
 Feeds:
-- `grpc.observe` (the server interceptor): requests and their duration, per call;
+- `api.observe` (the server interceptor): requests and their duration, per call;
 - `BatchHooks` (dynamic batcher) and `DecodeHooks` (seq2seq decode worker): batch sizes,
   decoder-step occupancy, queue depth, active sequences, phase times;
 - `watch_sessions`, `session_opened`, `sessions_evicted` (session store);
 - `model_loaded` (loader), `watch_models` and `set_build_info` (server start).
 
-`model_totals(model)` gives plain cumulative counters (queue and compute counts and
-nanoseconds) for the KServe ModelStatistics.
+The worker hooks also add to the plain counters of `totals`, which the KServe
+ModelStatistics read.
 """
 
 from __future__ import annotations
 
-import contextvars
-import logging
 import platform
 import threading
 import weakref
@@ -38,12 +36,12 @@ from prometheus_client import (
     Histogram,
     Info,
     disable_created_metrics,
-    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-log = logging.getLogger(__name__)
+from seqserve.server.totals import model_totals
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `*_created` series
 
 LATENCY_BUCKETS = (
@@ -107,37 +105,6 @@ def known_model(name: str) -> str:
     return UNKNOWN_MODEL
 
 
-# ------------------------------------------------------------ plain totals (KServe statistics)
-
-
-@dataclass(slots=True)
-class ModelTotals:
-    """Cumulative counts and nanoseconds of one model's queue and compute phases.
-
-    Written by the model's one worker thread; read anywhere (plain ints). `queue_*`
-    counts requests (seq2seq: sequences) taken from the queue, `compute_*` batched
-    onnxruntime calls (seq2seq: encoder and decoder-step calls).
-    """
-
-    queue_count: int = 0
-    queue_ns: int = 0
-    compute_count: int = 0
-    compute_ns: int = 0
-
-
-_totals: dict[str, ModelTotals] = {}
-_totals_lock = threading.Lock()
-
-
-def model_totals(model: str) -> ModelTotals:
-    """The live totals of a model (zeros until it has run); for KServe ModelStatistics."""
-    totals = _totals.get(model)
-    if totals is None:
-        with _totals_lock:
-            totals = _totals.setdefault(model, ModelTotals())
-    return totals
-
-
 # ------------------------------------------------------------ live gauges
 
 
@@ -162,11 +129,12 @@ class _LiveSum:
 
 
 _live: dict[tuple[int, str], _LiveSum] = {}
+_live_lock = threading.Lock()
 
 
 def _watch(gauge: Gauge, model: str, owner: object, reader: str) -> None:
     """Add `owner.<reader>()` to the gauge's value for `model`."""
-    with _totals_lock:
+    with _live_lock:
         live = _live.get((id(gauge), model))
         if live is None:
             live = _live[(id(gauge), model)] = _LiveSum(gauge, model, reader)
@@ -287,34 +255,6 @@ def sessions_evicted(count: int) -> None:
 # ------------------------------------------------------------ per-call metrics (interceptor)
 
 
-@dataclass(slots=True)
-class CallState:
-    """What the interceptor knows of the call in progress (read by the error mapper)."""
-
-    request_id: str
-    method: str
-    model: str = ""
-
-
-current_call: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
-    "seqserve_call", default=None
-)
-
-
-@dataclass(slots=True)
-class QueueWait:
-    """How long the current request waited for a batch or a decoder slot, in nanoseconds
-    (-1: it never queued, e.g. it ran in the fast lane); written once by the worker thread
-    that takes it, read by the front-end after the answer (KServe statistics)."""
-
-    ns: int = -1
-
-
-queue_wait: contextvars.ContextVar[QueueWait | None] = contextvars.ContextVar(
-    "seqserve_queue_wait", default=None
-)
-
-
 class RequestMetrics:
     """Counter and histogram children per (model, method, code), looked up once each."""
 
@@ -334,7 +274,7 @@ class RequestMetrics:
 requests = RequestMetrics()
 
 
-# ------------------------------------------------------------ models, build, endpoint
+# ------------------------------------------------------------ models, build
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,11 +335,3 @@ def set_build_info(version: str, **extra: str) -> None:
             **extra,
         }
     )
-
-
-def serve(host: str, port: int) -> int:
-    """Serve `/metrics` over HTTP from a daemon thread; returns the bound port (0: any)."""
-    server, _thread = start_http_server(port, addr=host)
-    bound = int(server.server_port)
-    log.info("metrics on http://%s:%d/metrics", host, bound)
-    return bound

@@ -19,9 +19,9 @@ import numpy as np
 
 from seqserve.client import codecs
 from seqserve.server import limits
-from seqserve.server.engines.base import Encoded
 from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion
+from seqserve.server.results import Encoded
 from seqserve.v1 import seqserve_pb2 as pb
 
 

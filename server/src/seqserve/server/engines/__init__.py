@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqserve.server.engines.base import Engine, ItemResult, StreamEvent, SymbolEvent
+from seqserve.server.engines.base import Engine
 from seqserve.server.engines.graph import GraphEngine
 from seqserve.server.engines.seq2seq import Seq2SeqEngine
 from seqserve.server.engines.step import StepEngine, StepInput, StepOutput
@@ -14,13 +14,10 @@ from seqserve.v1 import seqserve_pb2 as pb
 __all__ = [
     "Engine",
     "GraphEngine",
-    "ItemResult",
     "Seq2SeqEngine",
     "StepEngine",
     "StepInput",
     "StepOutput",
-    "StreamEvent",
-    "SymbolEvent",
     "build_engine",
 ]
 

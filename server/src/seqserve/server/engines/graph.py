@@ -9,16 +9,10 @@ from typing import Any
 import numpy as np
 
 from seqserve.client import codecs
-from seqserve.server.batcher import Batcher
-from seqserve.server.engines.base import (
-    Encoded,
-    Engine,
-    Floats,
-    ItemResult,
-    OneHot,
-    sample_item,
-    symbol_results,
-)
+from seqserve.server.engines.base import Engine, sample_item
+from seqserve.server.execution.batcher import Batcher
+from seqserve.server.onehot import OneHot
+from seqserve.server.results import Encoded, Floats, ItemResult, symbol_results
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from seqserve.server.batcher import Batcher
-from seqserve.server.engines.base import Engine, Floats, OneHot
+from seqserve.server.engines.base import Engine
+from seqserve.server.execution.batcher import Batcher
+from seqserve.server.onehot import OneHot
+from seqserve.server.results import Floats
 from seqserve.server.settings import Settings
 from seqserve.v1 import seqserve_pb2 as pb
 

@@ -1,0 +1,106 @@
+"""Model states -> ModelMetadata, ModelConfig and RepositoryIndex messages. Mapping only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.errors import InvalidInput
+from seqserve.server.repository import ModelState
+from seqserve.server.settings import Settings
+
+PLATFORM = "onnxruntime_onnx"
+BACKEND = "onnxruntime"
+EXTENSIONS = (
+    "binary_tensor_data",
+    "parameters",
+    "sequence",
+    "model_configuration",
+    "statistics",
+)
+_CONFIG_TYPE = {
+    t.BYTES: kpb.TYPE_STRING,
+    t.INT32: kpb.TYPE_INT32,
+    t.INT64: kpb.TYPE_INT64,
+    t.FP32: kpb.TYPE_FP32,
+    t.FP64: kpb.TYPE_FP64,
+}
+
+
+def version_number(version: str) -> int:
+    """A protocol version string ("" or "3") -> the core's version (0: newest)."""
+    if not version:
+        return 0
+    if not version.isdigit():
+        raise InvalidInput(f"model version must be a whole number; got {version!r}")
+    return int(version)
+
+
+def _tensor(spec: t.TensorSpec) -> kpb.ModelMetadataResponse.TensorMetadata:
+    return kpb.ModelMetadataResponse.TensorMetadata(
+        name=spec.name, datatype=spec.datatype, shape=spec.shape
+    )
+
+
+def model_metadata(state: ModelState) -> kpb.ModelMetadataResponse:
+    info = state.info
+    return kpb.ModelMetadataResponse(
+        name=info.name,
+        versions=[str(v) for v in state.versions],
+        platform=PLATFORM,
+        inputs=[_tensor(t.input_spec(info))],
+        outputs=[_tensor(spec) for spec in t.output_specs(info)],
+    )
+
+
+def model_config(state: ModelState, settings: Settings) -> kpb.ModelConfig:
+    """Triton's view of the model: batch dimension left out of dims when batched."""
+    info = state.info
+    batched = not t.is_stateful(info)
+    config = kpb.ModelConfig(
+        name=info.name,
+        platform=PLATFORM,
+        backend=BACKEND,
+        max_batch_size=settings.max_batch_items if batched else 0,
+        version_policy=kpb.ModelVersionPolicy(
+            specific=kpb.ModelVersionPolicy.Specific(versions=state.versions)
+        ),
+        # one response per request (not decoupled): per-symbol responses are an opt-in
+        model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=False),
+    )
+    spec = t.input_spec(info)
+    config.input.add(
+        name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched)
+    )
+    for spec in t.output_specs(info):
+        config.output.add(
+            name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched)
+        )
+    if batched:
+        config.dynamic_batching.max_queue_delay_microseconds = settings.max_batch_delay_us
+        config.dynamic_batching.preferred_batch_size.append(settings.max_batch_size)
+    else:
+        idle_us = int(settings.session_idle_timeout * 1_000_000)
+        config.sequence_batching.max_sequence_idle_microseconds = idle_us
+    return config
+
+
+def _dims(spec: t.TensorSpec, batched: bool) -> tuple[int, ...]:
+    return spec.shape[1:] if batched else spec.shape
+
+
+def repository_index(states: Sequence[ModelState], ready_only: bool) -> kpb.RepositoryIndexResponse:
+    """One entry per ready version; a model with none ready shows why it is unavailable."""
+    index = kpb.RepositoryIndexResponse()
+    for state in states:
+        for version in state.versions:
+            index.models.add(name=state.info.name, version=str(version), state="READY")
+        if not state.versions and not ready_only:
+            index.models.add(
+                name=state.info.name,
+                version=str(state.info.version or ""),
+                state="UNAVAILABLE",
+                reason=state.reason,
+            )
+    return index

@@ -1,0 +1,142 @@
+"""One inference request of the protocol through the core: resolve the model, read the
+input tensor, validate with the shared codecs, predict (or stream, or step a sequence),
+write the output tensors, count it in the statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from seqserve.server import validation
+from seqserve.server.api.kserve import describe, inputs, outputs
+from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.api.kserve.sequences import Sequences
+from seqserve.server.api.kserve.stats import Phases, Statistics
+from seqserve.server.calls import QueueWait, queue_wait
+from seqserve.server.core import InferenceCore, PredictAnswer
+from seqserve.server.errors import InvalidInput, Starting
+from seqserve.server.repository import ModelVersion
+from seqserve.server.results import ItemResult, SymbolEvent
+from seqserve.v1 import seqserve_pb2 as pb
+
+FINAL = "triton_final_response"
+TIMEOUT = "timeout"  # Triton's per-request timeout parameter, in microseconds
+STREAM_SYMBOLS = "stream_symbols"  # bool: on a stream, also send each decoded symbol
+
+
+def wants_symbols(request: kpb.ModelInferRequest) -> bool:
+    """Whether a stream request asked for every decoded symbol (`stream_symbols` true)."""
+    if STREAM_SYMBOLS not in request.parameters:
+        return False
+    param = request.parameters[STREAM_SYMBOLS]
+    if param.WhichOneof("parameter_choice") != "bool_param":
+        raise InvalidInput(f"parameter {STREAM_SYMBOLS} must be a bool")
+    return bool(param.bool_param)
+
+
+def time_budget(request: kpb.ModelInferRequest, time_remaining: float | None) -> float | None:
+    """Seconds the request may take: the call's deadline or the request's `timeout`
+    (microseconds, 0 for none), whichever is sooner; None: the server's default applies."""
+    if TIMEOUT not in request.parameters:
+        return time_remaining
+    param = request.parameters[TIMEOUT]
+    which = param.WhichOneof("parameter_choice")
+    if which not in ("int64_param", "uint64_param") or getattr(param, which) < 0:
+        raise InvalidInput(f"parameter {TIMEOUT} must be microseconds (0: no timeout)")
+    if getattr(param, which) == 0:
+        return time_remaining
+    timeout = float(getattr(param, which)) / 1e6
+    return timeout if time_remaining is None else min(timeout, time_remaining)
+
+
+class Inference:
+    def __init__(self, core: InferenceCore) -> None:
+        self._core = core
+        self._sequences = Sequences(core)
+        self.statistics = Statistics()
+
+    async def run(
+        self, request: kpb.ModelInferRequest, time_remaining: float | None, stream: bool
+    ) -> AsyncIterator[kpb.ModelInferResponse]:
+        """The responses to one request: on a stream, when the request asks for them
+        (`stream_symbols`) and the model decodes, each symbol; then the complete response
+        (marked final on a stream)."""
+        model = self._model(request)
+        started = time.perf_counter_ns()
+        wait = QueueWait()
+        token = queue_wait.set(wait)  # the engine's worker writes the queue wait in it
+        phases: Phases | None = None
+        results = list[ItemResult]()
+        try:
+            specs, typed = outputs.requested(model.info, request)
+            read = time.perf_counter_ns()
+            if t.is_stateful(model.info):
+                results = [await self._sequences.step(model, request)]
+            else:
+                valid = self._validated(model, request, time_remaining)
+                read = time.perf_counter_ns()
+                if stream and t.streams_symbols(model.info) and wants_symbols(request):
+                    async for event in self._core.stream(valid):
+                        if isinstance(event, SymbolEvent):
+                            yield _symbol(request, model, specs, typed, event)
+                        elif isinstance(event, PredictAnswer):
+                            results = event.results
+                else:
+                    results = (await self._core.predict(valid)).results
+            inferred = time.perf_counter_ns()
+            response = _response(request, model)
+            outputs.write(response, specs, results, typed)
+            if stream:
+                response.parameters[FINAL].bool_param = True
+            written = time.perf_counter_ns()
+            queued = max(wait.ns, 0)
+            phases = Phases(
+                queue=queued,
+                compute_input=read - started,
+                compute_infer=max(inferred - read - queued, 0),
+                compute_output=written - inferred,
+            )
+            yield response
+        finally:
+            with contextlib.suppress(ValueError):  # reset from another context: leave it
+                queue_wait.reset(token)
+            elapsed = time.perf_counter_ns() - started
+            self.statistics.record(model.name, model.version, len(results), elapsed, phases)
+
+    def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
+        if not self._core.loaded:
+            raise Starting()
+        version = describe.version_number(request.model_version)
+        return self._core.resolve(request.model_name, version)
+
+    def _validated(
+        self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
+    ) -> validation.ValidPredict:
+        items = inputs.read_items(model.info, request, self._core.settings.max_input_length)
+        deadline = self._core.deadline(time_budget(request, time_remaining))
+        return validation.predict_from_values(
+            model, items, self._core.settings.max_batch_items, deadline
+        )
+
+
+def _symbol(
+    request: kpb.ModelInferRequest,
+    model: ModelVersion,
+    specs: tuple[t.TensorSpec, ...],
+    typed: bool,
+    event: SymbolEvent,
+) -> kpb.ModelInferResponse:
+    response = _response(request, model)
+    text = model.info.output.kind == pb.DATA_KIND_TEXT
+    outputs.write_symbol(response, specs, event, text, typed)
+    response.parameters[FINAL].bool_param = False
+    return response
+
+
+def _response(request: kpb.ModelInferRequest, model: ModelVersion) -> kpb.ModelInferResponse:
+    return kpb.ModelInferResponse(
+        model_name=model.name, model_version=str(model.version), id=request.id
+    )

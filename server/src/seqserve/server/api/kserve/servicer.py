@@ -1,0 +1,154 @@
+"""The inference.GRPCInferenceService servicer: translate, call the core, translate back.
+
+Requests go through the same validation (`seqserve.server.validation`, hence the shared
+codecs), batchers, decode scheduler and session store as seqserve.v1; errors map through
+the same table (`seqserve.server.api.status`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import TypeAlias
+
+import grpc
+
+from seqserve.server import __version__, totals
+from seqserve.server.api.kserve import describe, sequences, streams
+from seqserve.server.api.kserve.infer import Inference
+from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.api.observe import current_request_id
+from seqserve.server.api.status import streaming, unary
+from seqserve.server.core import InferenceCore
+from seqserve.server.errors import ModelNotFound, SeqServeError, VersionNotFound
+
+log = logging.getLogger(__name__)
+Context: TypeAlias = grpc.aio.ServicerContext
+
+
+class KServeServicer:
+    def __init__(self, core: InferenceCore) -> None:
+        self._core = core
+        self._inference = Inference(core)
+        self.statistics = self._inference.statistics
+
+    # ------------------------------------------------------------ health and metadata
+
+    @unary
+    async def ServerLive(
+        self, request: kpb.ServerLiveRequest, context: Context
+    ) -> kpb.ServerLiveResponse:
+        return kpb.ServerLiveResponse(live=True)
+
+    @unary
+    async def ServerReady(
+        self, request: kpb.ServerReadyRequest, context: Context
+    ) -> kpb.ServerReadyResponse:
+        return kpb.ServerReadyResponse(ready=self._core.loaded and not self._core.draining)
+
+    @unary
+    async def ModelReady(
+        self, request: kpb.ModelReadyRequest, context: Context
+    ) -> kpb.ModelReadyResponse:
+        """Not ready (rather than an error) for an unknown model or version, as Triton does."""
+        version = describe.version_number(request.version)
+        try:
+            state = self._core.state(request.name, version)
+        except (ModelNotFound, VersionNotFound):
+            return kpb.ModelReadyResponse(ready=False)
+        return kpb.ModelReadyResponse(ready=self._core.loaded and state.ready)
+
+    @unary
+    async def ServerMetadata(
+        self, request: kpb.ServerMetadataRequest, context: Context
+    ) -> kpb.ServerMetadataResponse:
+        return kpb.ServerMetadataResponse(
+            name="seqserve", version=__version__, extensions=describe.EXTENSIONS
+        )
+
+    @unary
+    async def ModelMetadata(
+        self, request: kpb.ModelMetadataRequest, context: Context
+    ) -> kpb.ModelMetadataResponse:
+        state = self._core.state(request.name, describe.version_number(request.version))
+        return describe.model_metadata(state)
+
+    @unary
+    async def ModelConfig(
+        self, request: kpb.ModelConfigRequest, context: Context
+    ) -> kpb.ModelConfigResponse:
+        state = self._core.state(request.name, describe.version_number(request.version))
+        return kpb.ModelConfigResponse(config=describe.model_config(state, self._core.settings))
+
+    @unary
+    async def RepositoryIndex(
+        self, request: kpb.RepositoryIndexRequest, context: Context
+    ) -> kpb.RepositoryIndexResponse:
+        return describe.repository_index(self._core.states(), request.ready)
+
+    @unary
+    async def ModelStatistics(
+        self, request: kpb.ModelStatisticsRequest, context: Context
+    ) -> kpb.ModelStatisticsResponse:
+        version = describe.version_number(request.version)
+        states = [self._core.state(request.name, version)] if request.name else self._core.states()
+        response = kpb.ModelStatisticsResponse()
+        for state in states:
+            name = state.info.name
+            newest = state.versions[-1] if state.versions else 0
+            for number in [version] if version else state.versions:
+                engine = totals.model_totals(name) if number == newest else None
+                response.model_stats.append(self.statistics.model(name, number, engine))
+        return response
+
+    # ------------------------------------------------------------ inference
+
+    @unary
+    async def ModelInfer(
+        self, request: kpb.ModelInferRequest, context: Context
+    ) -> kpb.ModelInferResponse:
+        responses = [
+            r async for r in self._inference.run(request, context.time_remaining(), stream=False)
+        ]
+        return responses[-1]
+
+    @streaming
+    async def ModelStreamInfer(
+        self, requests: AsyncIterator[kpb.ModelInferRequest], context: Context
+    ) -> AsyncIterator[kpb.ModelStreamInferResponse]:
+        """Requests are answered concurrently (match responses by `id`); steps of stateful
+        sequences in order. A failed request gets `error_message` and the stream goes on.
+        One response per request; a seq2seq request with the `stream_symbols` parameter
+        true gets each decoded symbol first, then the complete response."""
+
+        def in_order(request: kpb.ModelInferRequest) -> bool:
+            return sequences.SEQUENCE_ID in request.parameters
+
+        async def handle(
+            request: kpb.ModelInferRequest,
+        ) -> AsyncIterator[kpb.ModelStreamInferResponse]:
+            try:
+                async for response in self._inference.run(
+                    request, context.time_remaining(), stream=True
+                ):
+                    yield kpb.ModelStreamInferResponse(infer_response=response)
+            except SeqServeError as exc:
+                yield _stream_error(request, exc.message)
+            except Exception as exc:  # a bug: log it, never send internals
+                request_id = current_request_id() or uuid.uuid4().hex[:12]
+                log.error("stream request %s failed", request_id, exc_info=exc)
+                yield _stream_error(request, f"internal error (request id {request_id})")
+
+        async for response in streams.concurrently(requests, handle, in_order):
+            yield response
+
+
+def _stream_error(request: kpb.ModelInferRequest, message: str) -> kpb.ModelStreamInferResponse:
+    """A failed stream request: the message, and the request's model and id to match it by."""
+    return kpb.ModelStreamInferResponse(
+        error_message=message,
+        infer_response=kpb.ModelInferResponse(
+            model_name=request.model_name, model_version=request.model_version, id=request.id
+        ),
+    )

@@ -1,1 +1,0 @@
-"""The seqserve.v1 gRPC front-end: servicers, status mapping, health, reflection, server."""

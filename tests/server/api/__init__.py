@@ -1,0 +1,1 @@
+"""Tests of the gRPC front-ends and their shared plumbing."""

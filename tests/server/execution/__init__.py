@@ -1,0 +1,1 @@
+"""Tests of the execution package: batching, fast lane, scheduler, decode worker, threads."""
