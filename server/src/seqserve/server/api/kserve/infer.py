@@ -52,59 +52,115 @@ def time_budget(request: kpb.ModelInferRequest, time_remaining: float | None) ->
     return timeout if time_remaining is None else min(timeout, time_remaining)
 
 
+class _Timing:
+    """One request's phases as the statistics count them; the engine's worker writes the
+    queue wait into `wait` (through `seqserve.server.calls.queue_wait`)."""
+
+    __slots__ = ("phases", "read_at", "started", "token", "wait")
+
+    def __init__(self) -> None:
+        self.started = self.read_at = time.perf_counter_ns()
+        self.wait = QueueWait()
+        self.token = queue_wait.set(self.wait)
+        self.phases: Phases | None = None  # set once the response is written
+
+    def read(self) -> None:
+        """The input is read and validated."""
+        self.read_at = time.perf_counter_ns()
+
+    def done(self, inferred: int) -> None:
+        """The answer came at `inferred` and the response is written now."""
+        queued = max(self.wait.ns, 0)
+        self.phases = Phases(
+            queue=queued,
+            compute_input=self.read_at - self.started,
+            compute_infer=max(inferred - self.read_at - queued, 0),
+            compute_output=time.perf_counter_ns() - inferred,
+        )
+
+
 class Inference:
     def __init__(self, core: InferenceCore) -> None:
         self._core = core
         self._sequences = Sequences(core)
         self.statistics = Statistics()
 
-    async def run(
-        self, request: kpb.ModelInferRequest, time_remaining: float | None, stream: bool
-    ) -> AsyncIterator[kpb.ModelInferResponse]:
-        """The responses to one request: on a stream, when the request asks for them
-        (`stream_symbols`) and the model decodes, each symbol; then the complete response
-        (marked final on a stream)."""
-        model = self._model(request)
-        started = time.perf_counter_ns()
-        wait = QueueWait()
-        token = queue_wait.set(wait)  # the engine's worker writes the queue wait in it
-        phases: Phases | None = None
+    async def infer(
+        self, request: kpb.ModelInferRequest, time_remaining: float | None, final: bool = False
+    ) -> kpb.ModelInferResponse:
+        """The one response to a request (`final`: marked as the last one of a stream)."""
+        return await self._one(self._model(request), request, time_remaining, final)
+
+    async def _one(
+        self,
+        model: ModelVersion,
+        request: kpb.ModelInferRequest,
+        time_remaining: float | None,
+        final: bool,
+    ) -> kpb.ModelInferResponse:
+        timing = _Timing()
         results = list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
-            read = time.perf_counter_ns()
-            if t.is_stateful(model.info):
+            if t.is_stateful(model.info):  # the step reads its input with the sequence's
+                timing.read()
                 results = [await self._sequences.step(model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
-                read = time.perf_counter_ns()
-                if stream and t.streams_symbols(model.info) and wants_symbols(request):
-                    async for event in self._core.stream(valid):
-                        if isinstance(event, SymbolEvent):
-                            yield _symbol(request, model, specs, typed, event)
-                        elif isinstance(event, PredictAnswer):
-                            results = event.results
-                else:
-                    results = (await self._core.predict(valid)).results
-            inferred = time.perf_counter_ns()
-            response = _response(request, model)
-            outputs.write(response, specs, results, typed)
-            if stream:
-                response.parameters[FINAL].bool_param = True
-            written = time.perf_counter_ns()
-            queued = max(wait.ns, 0)
-            phases = Phases(
-                queue=queued,
-                compute_input=read - started,
-                compute_infer=max(inferred - read - queued, 0),
-                compute_output=written - inferred,
-            )
-            yield response
+                timing.read()
+                results = (await self._core.predict(valid)).results
+            response = self._written(timing, request, model, specs, results, typed, final)
         finally:
-            with contextlib.suppress(ValueError):  # reset from another context: leave it
-                queue_wait.reset(token)
-            elapsed = time.perf_counter_ns() - started
-            self.statistics.record(model.name, model.version, len(results), elapsed, phases)
+            self._record(timing, model, results)
+        return response
+
+    async def stream(
+        self, request: kpb.ModelInferRequest, time_remaining: float | None
+    ) -> AsyncIterator[kpb.ModelInferResponse]:
+        """The responses to one stream request: each decoded symbol first when the request
+        asks for them (`stream_symbols`) and the model decodes, then the complete one."""
+        model = self._model(request)
+        if not (t.streams_symbols(model.info) and wants_symbols(request)):
+            yield await self._one(model, request, time_remaining, final=True)
+            return
+        timing = _Timing()
+        results = list[ItemResult]()
+        try:
+            specs, typed = outputs.requested(model.info, request)
+            valid = self._validated(model, request, time_remaining)
+            timing.read()
+            async for event in self._core.stream(valid):
+                if isinstance(event, SymbolEvent):
+                    yield _symbol(request, model, specs, typed, event)
+                elif isinstance(event, PredictAnswer):
+                    results = event.results
+            yield self._written(timing, request, model, specs, results, typed, True)
+        finally:
+            self._record(timing, model, results)
+
+    def _written(
+        self,
+        timing: _Timing,
+        request: kpb.ModelInferRequest,
+        model: ModelVersion,
+        specs: tuple[t.TensorSpec, ...],
+        results: list[ItemResult],
+        typed: bool,
+        final: bool,
+    ) -> kpb.ModelInferResponse:
+        inferred = time.perf_counter_ns()
+        response = _response(request, model)
+        outputs.write(response, specs, results, typed)
+        if final:
+            response.parameters[FINAL].bool_param = True
+        timing.done(inferred)
+        return response
+
+    def _record(self, timing: _Timing, model: ModelVersion, results: list[ItemResult]) -> None:
+        with contextlib.suppress(ValueError):  # reset from another context: leave it
+            queue_wait.reset(timing.token)
+        elapsed = time.perf_counter_ns() - timing.started
+        self.statistics.record(model.name, model.version, len(results), elapsed, timing.phases)
 
     def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
         if not self._core.loaded:

@@ -108,10 +108,7 @@ class KServeServicer:
     async def ModelInfer(
         self, request: kpb.ModelInferRequest, context: Context
     ) -> kpb.ModelInferResponse:
-        responses = [
-            r async for r in self._inference.run(request, context.time_remaining(), stream=False)
-        ]
-        return responses[-1]
+        return await self._inference.infer(request, context.time_remaining())
 
     @streaming
     async def ModelStreamInfer(
@@ -129,9 +126,7 @@ class KServeServicer:
             request: kpb.ModelInferRequest,
         ) -> AsyncIterator[kpb.ModelStreamInferResponse]:
             try:
-                async for response in self._inference.run(
-                    request, context.time_remaining(), stream=True
-                ):
+                async for response in self._inference.stream(request, context.time_remaining()):
                     yield kpb.ModelStreamInferResponse(infer_response=response)
             except SeqServeError as exc:
                 yield _stream_error(request, exc.message)
