@@ -13,7 +13,7 @@ from seqserve.server import validation
 from seqserve.server.api.kserve import describe, inputs, outputs
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
-from seqserve.server.api.kserve.sequences import Sequences
+from seqserve.server.api.kserve.sequences import Sequences, flag
 from seqserve.server.api.kserve.stats import Phases, Statistics
 from seqserve.server.calls import QueueWait, queue_wait
 from seqserve.server.core import InferenceCore, PredictAnswer
@@ -25,16 +25,6 @@ from seqserve.v1 import seqserve_pb2 as pb
 FINAL = "triton_final_response"
 TIMEOUT = "timeout"  # Triton's per-request timeout parameter, in microseconds
 STREAM_SYMBOLS = "stream_symbols"  # bool: on a stream, also send each decoded symbol
-
-
-def wants_symbols(request: kpb.ModelInferRequest) -> bool:
-    """Whether a stream request asked for every decoded symbol (`stream_symbols` true)."""
-    if STREAM_SYMBOLS not in request.parameters:
-        return False
-    param = request.parameters[STREAM_SYMBOLS]
-    if param.WhichOneof("parameter_choice") != "bool_param":
-        raise InvalidInput(f"parameter {STREAM_SYMBOLS} must be a bool")
-    return bool(param.bool_param)
 
 
 def time_budget(request: kpb.ModelInferRequest, time_remaining: float | None) -> float | None:
@@ -120,7 +110,7 @@ class Inference:
         """The responses to one stream request: each decoded symbol first when the request
         asks for them (`stream_symbols`) and the model decodes, then the complete one."""
         model = self._model(request)
-        if not (t.streams_symbols(model.info) and wants_symbols(request)):
+        if not (t.streams_symbols(model.info) and flag(request, STREAM_SYMBOLS)):
             yield await self._one(model, request, time_remaining, final=True)
             return
         timing = _Timing()
