@@ -253,9 +253,9 @@ def _name(p: dict[str, Any]) -> str:
 
 def _missing(results: dict[str, Any], system: str, model: str = "", mode: str = "") -> str:
     """Why a peer's figure is absent: it did not run, or its perf_analyzer run failed."""
-    why = results.get("skipped", {}).get(system)
+    why = results.get("skipped", {}).get(system) or results.get("crashes", {}).get(system)
     if why:
-        return f"not measured: {system} did not run ({why.strip().splitlines()[0][:120]})"
+        return f"not measured: {system} failed ({why.strip().splitlines()[0][:160]})"
     for p in results.get("pa", []):
         same = (not model or p["model"] == model) and (not mode or p["mode"] == mode)
         if p["system"] == system and same and p.get("exit") != 0:

@@ -10,7 +10,9 @@ On the same port it serves the KServe v2 `inference.GRPCInferenceService` for
 `perf_analyzer`: every model name is `reverse`-shaped (INPUT INT64 [-1, 6]; OUTPUT INT64
 and CONFIDENCE FP32 [-1, 6]); ModelInfer and ModelStreamInfer parse the request and answer
 with a pre-built response of as many rows, carrying the request's id; ModelStatistics
-counts the requests as Triton's tools expect (its only bookkeeping).
+counts the requests as Triton's tools expect (its only bookkeeping). It uses seqserve's own
+message classes and handler table (`seqserve.server.api.kserve`), so both parse and
+serialize alike.
 
     python -m bench.echo_server --port 50999
 """
@@ -24,8 +26,10 @@ from collections.abc import AsyncIterator
 import grpc
 import numpy as np
 
-from seqserve.kserve.v2 import grpc_service_pb2 as kpb
 from seqserve.server import eventloop
+from seqserve.server.api import kserve
+from seqserve.server.api.kserve.messages import SERVICE
+from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.settings import EventLoop
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
@@ -61,7 +65,6 @@ class EchoServicer(pb_grpc.SeqServeServicer):
                 yield _STEP
 
 
-KSERVE = "inference.GRPCInferenceService"
 ROW = 6  # reverse: six symbols in, six out
 
 
@@ -141,6 +144,11 @@ class KServeEcho:
         config.output.add(name="CONFIDENCE", data_type=kpb.TYPE_FP32, dims=[ROW])
         return kpb.ModelConfigResponse(config=config)
 
+    async def RepositoryIndex(
+        self, request: object, context: object
+    ) -> kpb.RepositoryIndexResponse:
+        return kpb.RepositoryIndexResponse()
+
     async def ModelStatistics(
         self, request: kpb.ModelStatisticsRequest, context: object
     ) -> kpb.ModelStatisticsResponse:
@@ -156,39 +164,12 @@ class KServeEcho:
         return kpb.ModelStatisticsResponse(model_stats=[stats])
 
 
-def _kserve_handlers(servicer: KServeEcho) -> dict[str, grpc.RpcMethodHandler]:
-    unary = {
-        "ServerLive": (kpb.ServerLiveRequest, kpb.ServerLiveResponse),
-        "ServerReady": (kpb.ServerReadyRequest, kpb.ServerReadyResponse),
-        "ModelReady": (kpb.ModelReadyRequest, kpb.ModelReadyResponse),
-        "ServerMetadata": (kpb.ServerMetadataRequest, kpb.ServerMetadataResponse),
-        "ModelMetadata": (kpb.ModelMetadataRequest, kpb.ModelMetadataResponse),
-        "ModelConfig": (kpb.ModelConfigRequest, kpb.ModelConfigResponse),
-        "ModelStatistics": (kpb.ModelStatisticsRequest, kpb.ModelStatisticsResponse),
-        "ModelInfer": (kpb.ModelInferRequest, kpb.ModelInferResponse),
-    }
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, name),
-            request_deserializer=request.FromString,
-            response_serializer=response.SerializeToString,
-        )
-        for name, (request, response) in unary.items()
-    }
-    handlers["ModelStreamInfer"] = grpc.stream_stream_rpc_method_handler(
-        servicer.ModelStreamInfer,
-        request_deserializer=kpb.ModelInferRequest.FromString,
-        response_serializer=kpb.ModelStreamInferResponse.SerializeToString,
-    )
-    return handlers
-
-
 async def serve(port: int) -> None:
     server = grpc.aio.server()
     pb_grpc.add_SeqServeServicer_to_server(EchoServicer(), server)
-    handlers = _kserve_handlers(KServeEcho())  # registered as seqserve registers its own
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(KSERVE, handlers),))
-    server.add_registered_method_handlers(KSERVE, handlers)
+    handlers = kserve.method_handlers(KServeEcho())  # registered as seqserve registers its own
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()

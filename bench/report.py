@@ -579,6 +579,13 @@ def section(results: dict[str, Any], command: str) -> str:
         if skipped
         else "Every system ran."
     )
+    crashes = results.get("crashes", {})
+    if crashes:
+        skipped_text += "\n" + "\n".join(
+            f"- **{s}** crashed under the project's generator (its later points are missing; it "
+            f"was restarted for its perf_analyzer points):\n\n  ```\n  {w.strip()[-1500:]}\n  ```"
+            for s, w in crashes.items()
+        )
     checks = "\n".join(f"- {k}: `{v}`" for k, v in results.get("checks", {}).items())
     soak = results.get("soak", {})
     soak_text = ""
@@ -669,7 +676,7 @@ def section(results: dict[str, Any], command: str) -> str:
         "",
         b2_table(results),
         "",
-        "#### Baselines that did not run",
+        "#### Baselines that did not run or crashed",
         "",
         skipped_text,
         "",

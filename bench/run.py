@@ -143,6 +143,7 @@ class Runner:
             "profile": {},
             "idle_rss_mb": {},
             "pa": [],  # perf_analyzer points (bench.perfanalyzer)
+            "crashes": {},  # peers that died under load (then restarted for the rest)
         }
         self.gen = Generator(cfg.procs, cfg.clients_per_channel)
 
@@ -242,6 +243,7 @@ class Runner:
     ) -> None:
         log(f"{system}: starting: {' '.join(server.cmd)}")
         t0 = time.monotonic()
+        points_done = False
         try:
             server.start()
             asyncio.run(ready())
@@ -258,15 +260,43 @@ class Runner:
                 )
                 for c in concurrency:
                     self.point(system, scenario, load(scenario), c, server)
+                    if not server.alive():
+                        raise RuntimeError(f"{system} exited during {name} c={c}")
+            points_done = True
             if extra is not None:
                 extra(server)
         except Exception as exc:
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            self.skip(
-                system, f"{detail}\n{server.tail()}" if server.tail() not in detail else detail
-            )
+            why = f"{detail}\n{server.tail()}" if server.tail() not in detail else detail
+            if points_done or extra is None or system == "seqserve":
+                self.skip(system, why)
+            else:  # a peer that crashed under the generator: recorded, then restarted once
+                self.crashed(system, why)
+                self.restart_for(system, server, ready, extra)
         finally:
             server.stop()
+
+    def crashed(self, system: str, why: str) -> None:
+        log(f"{system}: CRASHED: {why.splitlines()[0] if why else ''}")
+        self.results.setdefault("crashes", {})[system] = why
+
+    def restart_for(
+        self,
+        system: str,
+        server: Server,
+        ready: Callable[[], Any],
+        extra: Callable[[Server], None],
+    ) -> None:
+        """Start a crashed peer again for its remaining (perf_analyzer) points."""
+        server.stop()
+        try:
+            log(f"{system}: restarting for its perf_analyzer points")
+            server.start()
+            asyncio.run(ready())
+            extra(server)
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            self.skip(system, f"after a restart: {detail}\n{server.tail()}")
 
     # ---------------------------------------------------------------- systems
 

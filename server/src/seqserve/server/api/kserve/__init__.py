@@ -31,9 +31,9 @@ _UNARY: dict[str, tuple[Any, Any]] = {
 }
 
 
-def add_to_server(server: Registration, core: InferenceCore) -> KServeServicer:
-    """Register the servicer for `core` on `server` (before it starts)."""
-    servicer = KServeServicer(core)
+def method_handlers(servicer: Any) -> dict[str, grpc.RpcMethodHandler]:
+    """The service's method handlers for any object with its methods (the do-nothing
+    benchmark server registers its own through this too)."""
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, name),
@@ -47,9 +47,16 @@ def add_to_server(server: Registration, core: InferenceCore) -> KServeServicer:
         request_deserializer=pb.ModelInferRequest.FromString,
         response_serializer=pb.ModelStreamInferResponse.SerializeToString,
     )
+    return handlers
+
+
+def add_to_server(server: Registration, core: InferenceCore) -> KServeServicer:
+    """Register the servicer for `core` on `server` (before it starts)."""
+    servicer = KServeServicer(core)
+    handlers = method_handlers(servicer)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)
     return servicer
 
 
-__all__ = ["SERVICE", "KServeServicer", "add_to_server"]
+__all__ = ["SERVICE", "KServeServicer", "add_to_server", "method_handlers"]
