@@ -172,18 +172,22 @@ def run_point(
     cpu0 = server.cpu_s()
     gen0 = _children_cpu()
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        text, _ = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        text, _ = proc.communicate()
+    log = out / f"pa-{tag}.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None:  # a server that died leaves perf_analyzer waiting
+            if not server.alive() or time.monotonic() > deadline:
+                time.sleep(1.0)
+                proc.kill()
+            time.sleep(0.1)
+        proc.wait()
+    text = log.read_bytes()
     wall = time.monotonic() - t0
-    gen = _children_cpu() - gen0  # perf_analyzer's, reaped by communicate()
+    gen = _children_cpu() - gen0  # perf_analyzer's, reaped by wait()
     cpu = server.cpu_s() - cpu0
     alive = server.alive()
     after = inference_count(target, model) if alive else before
-    (out / f"pa-{tag}.log").write_text(text.decode(errors="replace"))
     served = after - before
     row = _csv(report)
     result.update(

@@ -582,8 +582,7 @@ def section(results: dict[str, Any], command: str) -> str:
     crashes = results.get("crashes", {})
     if crashes:
         skipped_text += "\n" + "\n".join(
-            f"- **{s}** crashed under the project's generator (its later points are missing; it "
-            f"was restarted for its perf_analyzer points):\n\n  ```\n  {w.strip()[-1500:]}\n  ```"
+            f"- **{s}** crashed under load:\n\n  ```\n  {w.strip()[-1500:]}\n  ```"
             for s, w in crashes.items()
         )
     checks = "\n".join(f"- {k}: `{v}`" for k, v in results.get("checks", {}).items())
@@ -613,7 +612,12 @@ def section(results: dict[str, Any], command: str) -> str:
         "",
         f"One run of `{command}` (`python -m bench {' '.join(results.get('argv', []))}`, code in "
         f"`bench/`) at commit `{machine['commit']}`, "
-        f"{results.get('wall_s', 0) / 60:.1f} min in all.",
+        f"{results.get('wall_s', 0) / 60:.1f} min in all."
+        + "".join(
+            f" {r['system']}'s figures come from `python -m bench {' '.join(r['argv'])}`, run "
+            f"alone right after: {r['why']}."
+            for r in results.get("reruns", [])
+        ),
         "",
         f"- Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']} memory, "
         f"Linux {machine['kernel']}; load average before {load}, after {load_after}.",

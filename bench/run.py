@@ -181,7 +181,13 @@ class Runner:
         return result
 
     def perf_analyzer(
-        self, system: str, server: Server, target: str, models: list[str], bulk: bool = True
+        self,
+        system: str,
+        server: Server,
+        target: str,
+        models: list[str],
+        bulk: bool = True,
+        restart: Callable[[], None] | None = None,
     ) -> None:
         """perf_analyzer against a KServe server: each model unary and streaming at every
         concurrency, then 64-row requests (unary); quick: one unary point on reverse."""
@@ -224,8 +230,13 @@ class Runner:
                 )
             )
             if not server.alive():
-                log(f"{system}: server died under perf_analyzer; its remaining points not run")
-                return
+                self.crashed(
+                    system, f"under perf_analyzer {result['mode']} c={c}:\n{server.tail()}"
+                )
+                if restart is None:
+                    log(f"{system}: server died under perf_analyzer; its remaining points not run")
+                    return
+                restart()
 
     def skip(self, system: str, why: str) -> None:
         log(f"{system}: NOT RUN: {why.splitlines()[0] if why else ''}")
@@ -271,14 +282,21 @@ class Runner:
             if points_done or extra is None or system == "seqserve":
                 self.skip(system, why)
             else:  # a peer that crashed under the generator: recorded, then restarted once
-                self.crashed(system, why)
+                self.crashed(system, f"{why}\n(restarted once for its perf_analyzer points)")
                 self.restart_for(system, server, ready, extra)
         finally:
             server.stop()
 
     def crashed(self, system: str, why: str) -> None:
         log(f"{system}: CRASHED: {why.splitlines()[0] if why else ''}")
-        self.results.setdefault("crashes", {})[system] = why
+        crashes = self.results.setdefault("crashes", {})
+        crashes[system] = f"{crashes[system]}\n\n{why}" if system in crashes else why
+
+    def restart_server(self, system: str, server: Server, ready: Callable[[], Any]) -> None:
+        log(f"{system}: restarting")
+        server.stop()
+        server.start()
+        asyncio.run(ready())
 
     def restart_for(
         self,
@@ -500,7 +518,15 @@ class Runner:
             lambda s: systems.kserve_check(oip, target, s),
             lambda s: systems.kserve_load(oip, target, s),
             [*names, "reverse_bulk64"],
-            lambda server: self.perf_analyzer("B4", server, target, names),
+            lambda server: self.perf_analyzer(
+                "B4",
+                server,
+                target,
+                names,
+                restart=lambda: self.restart_server(
+                    "B4", server, lambda: systems.wait_kserve(oip, target, names, server, 120)
+                ),
+            ),
         )
 
     def run_subprocess(self, system: str, key: str, cmd: list[str], timeout: float) -> None:
