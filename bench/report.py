@@ -582,7 +582,9 @@ def section(results: dict[str, Any], command: str) -> str:
     crashes = results.get("crashes", {})
     if crashes:
         skipped_text += "\n" + "\n".join(
-            f"- **{s}** crashed under load:\n\n  ```\n  {w.strip()[-1500:]}\n  ```"
+            f"- **{s}** crashed under load:\n\n  ```\n  "
+            + w.strip()[-1500:].replace("\n", "\n  ")
+            + "\n  ```"
             for s, w in crashes.items()
         )
     checks = "\n".join(f"- {k}: `{v}`" for k, v in results.get("checks", {}).items())

@@ -230,8 +230,14 @@ class Runner:
                 )
             )
             if not server.alive():
+                tail = server.tail(40).splitlines()
+                signal = [line for line in tail if "Signal" in line or "rror" in line][-1:]
                 self.crashed(
-                    system, f"under perf_analyzer {result['mode']} c={c}:\n{server.tail()}"
+                    system,
+                    f"died under perf_analyzer {model} {result['mode']} c={c}: "
+                    + (signal[0].strip() if signal else "(no message)")
+                    + "\n"
+                    + "\n".join(tail[-8:]),
                 )
                 if restart is None:
                     log(f"{system}: server died under perf_analyzer; its remaining points not run")
