@@ -10,26 +10,28 @@ TRAIN_ARGS ?=
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto')
-GENERATED := client/src/seqserve/v1/seqserve_pb2.py
+GENERATED := contract/src/seqserve/v1/seqserve_pb2.py
+PARTS := contract client server trainer
+PART_FILES := $(foreach p,$(PARTS),$(p)/pyproject.toml $(p)/setup.py) $(foreach p,client server trainer,$(p)/requirements.txt)
 
 .PHONY: install proto train export serve test test-fast lint typecheck check bench bench-quick fuzz soak docker docker-test clean
 
 install: $(STAMP)
 
-$(STAMP): constraints.txt requirements-dev.txt client/pyproject.toml server/pyproject.toml trainer/pyproject.toml $(PROTOS)
+$(STAMP): constraints.txt requirements-dev.txt $(PART_FILES) $(PROTOS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip setuptools wheel
-	$(PIP_INSTALL) grpcio-tools
-	$(MAKE) --no-print-directory proto
-	$(PIP_INSTALL) --config-settings editable_mode=compat -e ./client -e ./server -e ./trainer -r requirements-dev.txt
+	$(PIP_INSTALL) -r client/requirements.txt -r server/requirements.txt \
+		-r trainer/requirements.txt -r requirements-dev.txt
+	$(PIP_INSTALL) --no-deps --config-settings editable_mode=compat $(foreach p,$(PARTS),-e ./$(p))
 	touch $(STAMP)
 
-# Generated code is not committed: it is written into the client package.
+# Generated code is not committed: seqserve-contract's build (contract/setup.py) writes it
+# into contract/src when installed; `proto` re-runs that build after a .proto edit.
 proto: $(GENERATED)
 
 $(GENERATED): $(PROTOS)
-	$(PY) -m grpc_tools.protoc -I proto --python_out=client/src --grpc_python_out=client/src \
-		--pyi_out=client/src $(PROTOS)
+	$(PIP_INSTALL) --no-deps --config-settings editable_mode=compat -e ./contract
 	@touch $(GENERATED)
 
 train: $(STAMP)
@@ -101,4 +103,5 @@ docker-test: $(STAMP)
 	docker/test.sh
 
 clean:
-	rm -rf $(VENV) build client/src/seqserve/v1 client/src/seqserve/kserve
+	rm -rf $(VENV) build */build */dist */src/*.egg-info contract/src/seqserve/v1 \
+		contract/src/seqserve/kserve contract/src/seqserve/contract/descriptors.binpb

@@ -70,12 +70,16 @@ def health_status(target: str, service: str = "", timeout: float = 2.0) -> int:
         return int(reply.status)
 
 
-def launch(models: Path, workdir: Path, *flags: str, wait: bool = True) -> RunningServer:
-    """Start `python -m seqserve.server` on a free loopback port; by default wait for SERVING."""
+def launch(
+    models: Path, workdir: Path, *flags: str, wait: bool = True, python: str = sys.executable
+) -> RunningServer:
+    """Start `python -m seqserve.server` on a free loopback port; by default wait for SERVING.
+
+    `python` is the interpreter to run it with (another virtual environment's)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port_file = workdir / "port"
     log_path = workdir / "server.log"
-    command = [sys.executable, "-m", "seqserve.server", "--models", str(models)]
+    command = [python, "-m", "seqserve.server", "--models", str(models)]
     command += ["--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file), *flags]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as sink:
@@ -113,11 +117,14 @@ def models_dir() -> Path:
 def launch_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., RunningServer]]:
-    """`launch_server(models, *flags, wait=True)`; every server is stopped at session end."""
+    """`launch_server(models, *flags, wait=True, python=...)`; all are stopped at session end."""
     started: list[RunningServer] = []
 
-    def start(models: Path, *flags: str, wait: bool = True) -> RunningServer:
-        server = launch(models, tmp_path_factory.mktemp("server"), *flags, wait=wait)
+    def start(
+        models: Path, *flags: str, wait: bool = True, python: str = sys.executable
+    ) -> RunningServer:
+        workdir = tmp_path_factory.mktemp("server")
+        server = launch(models, workdir, *flags, wait=wait, python=python)
         started.append(server)
         return server
 

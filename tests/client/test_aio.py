@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cases import MODELS, PREDICT_CASES, RECALL, check_regression, check_shape
@@ -17,6 +20,9 @@ from seqserve.client import (
     Symbol,
     Unavailable,
 )
+
+if TYPE_CHECKING:
+    from conftest import RunningServer
 
 
 async def test_predict_every_model(server_target: str) -> None:
@@ -88,3 +94,22 @@ async def test_errors(server_target: str) -> None:
     async with AsyncClient("127.0.0.1:1", timeout=5) as dead:
         with pytest.raises(Unavailable):
             await dead.models()
+
+
+async def test_close_of_a_session_the_server_evicted(
+    launch_server: Callable[..., RunningServer], models_dir: Path
+) -> None:
+    """The server dropped the idle session: closing it is fine, as with `Client`."""
+    server = launch_server(models_dir, "--session-idle-timeout", "0.3")
+    (first, first_next), _ = RECALL
+    async with AsyncClient(server.target) as client:
+        session = await client.session("recall").open()
+        assert (await session.step(first[0])).symbol == first_next[0]
+        await asyncio.sleep(1.0)  # well past the idle timeout: evicted
+        with pytest.raises(SessionNotFound, match=session.id):
+            await session.step(first[1])
+        await session.close()
+        assert session.id == ""
+        async with client.session("recall") as fresh:
+            await asyncio.sleep(1.0)
+        assert fresh.id == ""  # closed by the context manager without raising

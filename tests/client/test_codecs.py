@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from seqserve.client import codecs
-from seqserve.client.manifest import read_manifest
+from seqserve.contract import codecs
+from seqserve.contract.manifest import read_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 
 REVERSE = "reverse expects 6 ints in 1-50; got "

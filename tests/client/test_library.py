@@ -20,6 +20,8 @@ from seqserve.client import (
     Symbol,
     Unavailable,
 )
+from seqserve.client._errors import from_rpc_error
+from seqserve.contract.reasons import Reason, reason_in
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -213,3 +215,21 @@ def test_unreachable_server_is_unavailable() -> None:
         assert "127.0.0.1:1" in raised.value.message
         with pytest.raises(Unavailable):
             client.health()
+
+
+def test_a_missing_session_is_told_by_the_servers_reason_not_its_words(server_target: str) -> None:
+    """NOT_FOUND carries `seqserve-reason` trailing metadata; the client reads that."""
+    opening = pb.SessionRequest(open=pb.SessionOpen(session_id="feed"))
+    with grpc.insecure_channel(server_target) as channel:
+        stub = pb_grpc.SeqServeStub(channel)
+        with pytest.raises(grpc.RpcError) as session:
+            list(stub.Session(iter([opening]), timeout=10))
+        with pytest.raises(grpc.RpcError) as model:
+            stub.GetModel(pb.GetModelRequest(name="session-like-name"), timeout=10)
+    for raised, reason, error in (
+        (session.value, Reason.SESSION_NOT_FOUND, SessionNotFound),
+        (model.value, Reason.MODEL_NOT_FOUND, ModelNotFound),
+    ):
+        assert raised.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+        assert reason_in(raised.trailing_metadata()) is reason  # type: ignore[attr-defined]
+        assert type(from_rpc_error(raised)) is error

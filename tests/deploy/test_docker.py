@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 DOCKERFILES = [DOCKER / "Dockerfile", DOCKER / "Dockerfile.cuda"]
-
-sys.path.insert(0, str(DOCKER))
-import runtime_requirements  # noqa: E402
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -83,9 +79,13 @@ def test_cpu_image_base_and_cuda_image_device() -> None:
 
 
 def test_runtime_requirements_are_the_server_and_client_dependencies_all_pinned() -> None:
-    requirements = runtime_requirements.requirements(
-        [str(ROOT / "client" / "pyproject.toml"), str(ROOT / "server" / "pyproject.toml")]
-    )
+    """The image's dependency layer installs the client's and server's requirements.txt."""
+    requirements = [
+        line.strip()
+        for part in ("client", "server")
+        for line in (ROOT / part / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     names = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
     assert {"grpcio", "protobuf", "onnxruntime", "numpy"} <= names
     assert not any(n.startswith("seqserve") for n in names)
@@ -101,15 +101,21 @@ def test_runtime_requirements_are_the_server_and_client_dependencies_all_pinned(
     }
     unpinned = {n for n in names if norm(n) not in pins}
     assert not unpinned, f"not pinned in constraints.txt: {sorted(unpinned)}"
+    for path in DOCKERFILES:
+        steps = [f"{n} {a}" for n, a in instructions(path)]
+        for part in ("client", "server"):
+            assert f"COPY {part}/requirements.txt {part}/requirements.txt" in steps
 
 
 def test_dockerignore_keeps_environments_and_generated_code_out() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert rules[0] == "*", "only what the image needs is let in"
-    for kept_out in (".venv", "build", "bench", "client/src/seqserve/v1"):
+    for kept_out in (".venv", "build", "bench", "contract/src/seqserve/v1"):
         assert kept_out in rules
     assert "!models/" in rules
+    for part in ("proto", "contract", "client", "server"):
+        assert f"!{part}/" in rules
 
 
 @pytest.mark.parametrize("script", sorted(DOCKER.glob("*.sh")), ids=lambda p: p.name)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
 
+from seqserve.server import limits
 from seqserve.server.api.kserve import inputs
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
@@ -163,10 +166,14 @@ def test_raw_and_typed_together() -> None:
 
 def test_text_over_the_length_limit_is_refused_before_decoding() -> None:
     request = typed_request("BYTES", [2], bytes_contents=[b"1+1", b"\xff" * 50])
+
+    def refuse_long(sizes: Iterable[int], unit: str) -> None:
+        limits.check_sizes(sizes, 16, unit)
+
     with pytest.raises(InvalidInput) as raised:
-        inputs.read_items(info("addition"), request, max_length=16)
+        inputs.read_items(info("addition"), request, refuse_long)
     assert raised.value.message == (
         "input 1 has 50 bytes; the server accepts at most 16 per input (max_input_length)"
     )
     within = typed_request("BYTES", [1], bytes_contents=[b"1+1"])
-    assert inputs.read_items(info("addition"), within, max_length=16) == ["1+1"]
+    assert inputs.read_items(info("addition"), within, refuse_long) == ["1+1"]

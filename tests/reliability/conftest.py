@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract.manifest import read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from conftest import RunningServer

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract.manifest import read_manifest, write_manifest
 
 NAME = "poisoned"
 POISON = 9

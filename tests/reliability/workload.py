@@ -7,7 +7,7 @@ import random
 import threading
 from typing import Self
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.v1 import seqserve_pb2 as pb
 
 SESSION_KIND = pb.SERVING_KIND_STATEFUL_STEP

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from seqserve.client import Client
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract.manifest import read_manifest, write_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -59,11 +59,13 @@ def load_newest(models_dir: Path, manifests: dict[str, pb.ModelInfo], kind: int)
     from seqserve.server.repository import load_version
     from seqserve.server.runtime import SessionFactory
     from seqserve.server.settings import Settings
+    from seqserve.server.totals import Totals
 
     name = kind_models(manifests, kind)[0]
     settings = Settings(models=models_dir)
     folder = newest(models_dir, name)
-    return load_version(folder, name, int(folder.name), SessionFactory(settings), settings)
+    factory = SessionFactory(settings)
+    return load_version(folder, name, int(folder.name), factory, settings, Totals())
 
 
 def kind_models(manifests: dict[str, pb.ModelInfo], *kinds: int) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.trainer import inference
 from seqserve.v1 import seqserve_pb2 as pb
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from seqserve.client.manifest import read_manifest
+from seqserve.contract.manifest import read_manifest
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 from .conftest import edited_copy, newest
@@ -20,7 +21,7 @@ def _load_edited(source: Path, repo: Path, edit: Callable[[pb.ModelInfo], None])
     folder = edited_copy(source, repo, edit)
     settings = Settings(models=repo)
     name, version = folder.parent.name, int(folder.name)
-    loaded = load_version(folder, name, version, SessionFactory(settings), settings)
+    loaded = load_version(folder, name, version, SessionFactory(settings), settings, Totals())
     assert loaded.engine is None, "the edited version loaded"
     return loaded.reason
 

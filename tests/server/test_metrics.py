@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from seqserve.server import calls, logs, metrics
 from seqserve.server.api.observe import model_of, request_id
-from seqserve.server.totals import model_totals
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -24,12 +24,13 @@ class _Engine:
 
     def __init__(self, model: str, pending: int) -> None:
         self.pending = pending
-        self.hooks = metrics.BatchHooks(model, lambda: self.pending)
+        self.totals = ModelTotals()
+        self.hooks = metrics.BatchHooks(model, lambda: self.pending, self.totals)
 
 
 def test_batch_hooks_record_sizes_queue_waits_and_compute() -> None:
     engine = _Engine("unit_batch", 0)
-    totals = model_totals("unit_batch")
+    totals = engine.totals
     engine.hooks.ran(5, [1.0, 1.5], started=2.0, ended=2.25)
     assert _value("seqserve_batch_size_sum", model="unit_batch") == 5
     queue = {"model": "unit_batch", "phase": "queue"}
@@ -51,7 +52,8 @@ def test_queue_depth_sums_every_live_version_and_forgets_collected_ones() -> Non
 
 
 def test_decode_hooks_record_encoder_steps_and_occupancy() -> None:
-    hooks = metrics.DecodeHooks("unit_decode", waiting=lambda: 2, active=lambda: 5)
+    totals = ModelTotals()
+    hooks = metrics.DecodeHooks("unit_decode", waiting=lambda: 2, active=lambda: 5, totals=totals)
     hooks.encoded([0.0, 0.0, 0.5], started=1.0, ended=1.1)
     hooks.stepped(5, started=1.1, ended=1.2)
     hooks.stepped(3, started=1.2, ended=1.3)
@@ -62,7 +64,7 @@ def test_decode_hooks_record_encoder_steps_and_occupancy() -> None:
     assert _value("seqserve_phase_duration_seconds_count", **step) == 2
     assert _value("seqserve_active_sequences", model="unit_decode") == 5
     assert _value("seqserve_queue_depth", model="unit_decode") == 2
-    assert model_totals("unit_decode").compute_count == 3
+    assert totals.compute_count == 3
     del hooks
 
 
@@ -71,7 +73,7 @@ def test_model_labels_are_bounded_to_served_models() -> None:
     assert metrics.known_model("unit_served") == "unit_served"
     assert metrics.known_model("") == ""
     assert metrics.known_model("made-up-name-123") == metrics.UNKNOWN_MODEL
-    metrics.requests.observe("made-up-name-123", "Predict", "NOT_FOUND", 0.001)
+    metrics.RequestMetrics().observe("made-up-name-123", "Predict", "NOT_FOUND", 0.001)
     labels = {"model": metrics.UNKNOWN_MODEL, "method": "Predict", "code": "NOT_FOUND"}
     assert _value("seqserve_requests_total", **labels) >= 1
     assert _value("seqserve_requests_total", model="made-up-name-123") == 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 

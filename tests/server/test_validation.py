@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqserve.client import codecs
-from seqserve.client.manifest import read_manifest
+from seqserve.contract import codecs
+from seqserve.contract.manifest import read_manifest
 from seqserve.server import limits, validation
 from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from seqserve.client.manifest import read_manifest, write_manifest
+from seqserve.contract.manifest import read_manifest, write_manifest
 from seqserve.trainer import catalog, repository
 from seqserve.trainer.__main__ import DEFAULT_SEED
 from seqserve.trainer.fingerprint import fingerprint

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.trainer import catalog, datasets, gates, inference, repository
 from seqserve.v1 import seqserve_pb2 as pb
 

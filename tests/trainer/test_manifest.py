@@ -8,7 +8,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from seqserve.client.manifest import dump_manifest, parse_manifest, read_manifest, write_manifest
+from seqserve.contract.manifest import dump_manifest, parse_manifest, read_manifest, write_manifest
 from seqserve.trainer import catalog, repository
 from seqserve.v1 import seqserve_pb2 as pb
 

@@ -28,6 +28,7 @@ from seqserve.server.onehot import OneHot
 from seqserve.server.repository import load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import DecodeState, Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 from ..conftest import kind_models, newest
@@ -104,7 +105,8 @@ async def test_engine_on_device_state_answers_as_the_graphs_do(
         max_active_sequences=16,
     )
     folder = newest(models_dir, name)
-    loaded = load_version(folder, name, int(folder.name), SessionFactory(settings), settings)
+    factory = SessionFactory(settings)
+    loaded = load_version(folder, name, int(folder.name), factory, settings, Totals())
     engine = loaded.engine
     assert isinstance(engine, Seq2SeqEngine), loaded.reason
     assert isinstance(engine.worker.state, DeviceState)

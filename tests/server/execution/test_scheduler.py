@@ -170,3 +170,36 @@ def test_rejects_duplicates_and_bad_outputs() -> None:
     plan = s.schedule(0.0)
     with pytest.raises(ValueError, match="one symbol"):
         s.update(plan, [], [])
+
+
+def test_end_symbol_retires_a_sequence_early_without_keeping_it() -> None:
+    s = Scheduler(max_active=4, max_waiting=4)
+    s.add(1, steps=5, start_symbol=9, end_symbol=0)
+    s.add(2, steps=5, start_symbol=9)  # no end symbol: 0 is an ordinary symbol
+    plan = s.schedule(0.0)
+    s.update(plan, [4, 0], [0.9, 0.8])
+    plan = s.schedule(0.0)
+    assert decoded(plan) == [(1, 0, 4), (2, 1, 0)]
+    progress = s.update(plan, [0, 3], [0.6, 0.5])
+    (done,) = progress.finished
+    assert (done.seq_id, done.symbols, done.confidences) == (1, [4], [0.9])
+    assert progress.symbols.tolist() == [0, 3]  # the end was produced, then dropped
+    plan = s.schedule(0.0)
+    assert decoded(plan) == [(2, 1, 3)]  # its slot freed; the other decodes on
+
+
+def test_end_symbol_first_gives_an_empty_answer_and_steps_still_bound() -> None:
+    s = Scheduler(max_active=4, max_waiting=4)
+    s.add(1, steps=2, start_symbol=0, end_symbol=5)
+    s.add(2, steps=2, start_symbol=0, end_symbol=5)
+    plan = s.schedule(0.0)
+    progress = s.update(plan, [5, 1], [0.9, 0.9])
+    assert [(f.seq_id, f.symbols) for f in progress.finished] == [(1, [])]
+    plan = s.schedule(0.0)
+    progress = s.update(plan, [2], [0.9])
+    assert [(f.seq_id, f.symbols) for f in progress.finished] == [(2, [1, 2])]  # at `steps`
+
+
+def test_end_symbol_must_be_a_symbol() -> None:
+    with pytest.raises(ValueError, match="end_symbol"):
+        Scheduler(max_active=1, max_waiting=1).add(1, steps=2, start_symbol=0, end_symbol=-1)

@@ -13,14 +13,15 @@ import grpc
 import grpc.aio
 
 from seqserve.client import _wire
+from seqserve.client._base import BaseClient, failed_health
 from seqserve.client._channel import TLSOption, aio_channel
 from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
-from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
+from seqserve.client._errors import SessionNotFound, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 
 
-class AsyncClient(_wire.Connection[grpc.aio.Channel]):
+class AsyncClient(BaseClient[grpc.aio.Channel]):
     """The asyncio twin of `Client` (same arguments, same methods, awaited).
 
     Use `async with AsyncClient(...) as client:`; `stream()` is an async iterator and
@@ -52,9 +53,7 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
     async def models(self, *, timeout: float | None = None) -> list[Model]:
         """Every model the server knows, ready or not."""
         with translated():
-            response = await self._stub.ListModels(
-                pb.ListModelsRequest(), timeout=self._deadline(timeout), metadata=self._metadata
-            )
+            response = await self._stub.ListModels(pb.ListModelsRequest(), **self._options(timeout))
         return _wire.models(response)
 
     async def info(self, name: str, *, version: int = 0, timeout: float | None = None) -> Model:
@@ -62,21 +61,17 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
         with translated():
             status = await self._stub.GetModel(
                 pb.GetModelRequest(name=name, version=version),
-                timeout=self._deadline(timeout),
-                metadata=self._metadata,
+                **self._options(timeout),
             )
-        if _wire.checkable(status):
-            self._manifests[(name, version)] = status.info
-        return Model.from_message(status)
+        return self._learn(name, version, status)
 
     async def _manifest(
         self, name: str, version: int, timeout: float | None
     ) -> pb.ModelInfo | None:
-        """The cached manifest to check input with; None while the model is not ready
-        (then the server says why)."""
-        if (name, version) not in self._manifests:
+        """`_manifest_of`, asking the server first when it is not cached."""
+        if not self._cached(name, version):
             await self.info(name, version=version, timeout=timeout)
-        return self._manifests.get((name, version))
+        return self._manifest_of(name, version)
 
     @overload
     async def predict(  # type: ignore[overload-overlap]
@@ -95,9 +90,7 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
         info = await self._manifest(name, version, timeout)
         prepared = _wire.predict_request(info, name, x, version)
         with translated():
-            response = await self._stub.Predict(
-                prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
-            )
+            response = await self._stub.Predict(prepared.request, **self._options(timeout))
         return _wire.shaped(
             _wire.predictions(response, len(prepared.request.inputs)), prepared.batch
         )
@@ -108,9 +101,7 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
         """As `Client.stream`, an async iterator: `Symbol`s, then the final result."""
         info = await self._manifest(name, version, timeout)
         prepared = _wire.predict_request(info, name, x, version)
-        call = self._stub.PredictStream(
-            prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
-        )
+        call = self._stub.PredictStream(prepared.request, **self._options(timeout))
         try:
             with translated():
                 async for message in call:
@@ -135,13 +126,9 @@ class AsyncClient(_wire.Connection[grpc.aio.Channel]):
     async def health(self, service: str = "", *, timeout: float | None = None) -> Health:
         """The standard gRPC health status (`service` "" is the whole server)."""
         try:
-            status = await self._check(
-                service, timeout=self._deadline(timeout), metadata=self._metadata
-            )
+            status = await self._check(service, **self._options(timeout))
         except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
-                return Health("SERVICE_UNKNOWN")
-            raise from_rpc_error(exc) from None
+            return failed_health(exc)
         return Health(str(status))
 
 
@@ -219,8 +206,6 @@ class AsyncSession:
             _wire.session_reply(await self._exchange(_wire.CLOSE), "closed")
         except SessionNotFound:
             pass  # closed elsewhere or evicted: gone, as asked
-            with translated():
-                await self._call.done_writing()
         finally:
             self._abort()
             self.id = ""

@@ -10,8 +10,9 @@ from typing import Any, overload
 import grpc
 
 from seqserve.client import _wire
+from seqserve.client._base import BaseClient, failed_health
 from seqserve.client._channel import TLSOption, sync_channel
-from seqserve.client._errors import SessionNotFound, from_rpc_error, translated
+from seqserve.client._errors import SessionNotFound, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -19,7 +20,7 @@ DEFAULT_TARGET = "localhost:50051"
 DEFAULT_TIMEOUT = 30.0
 
 
-class Client(_wire.Connection[grpc.Channel]):
+class Client(BaseClient[grpc.Channel]):
     """A blocking seqserve client over one gRPC channel (thread-safe).
 
     `target`: `host:port`, several comma-separated (round robin over all), or a gRPC
@@ -57,9 +58,7 @@ class Client(_wire.Connection[grpc.Channel]):
     def models(self, *, timeout: float | None = None) -> list[Model]:
         """Every model the server knows, ready or not."""
         with translated():
-            response = self._stub.ListModels(
-                pb.ListModelsRequest(), timeout=self._deadline(timeout), metadata=self._metadata
-            )
+            response = self._stub.ListModels(pb.ListModelsRequest(), **self._options(timeout))
         return _wire.models(response)
 
     def info(self, name: str, *, version: int = 0, timeout: float | None = None) -> Model:
@@ -67,19 +66,15 @@ class Client(_wire.Connection[grpc.Channel]):
         with translated():
             status = self._stub.GetModel(
                 pb.GetModelRequest(name=name, version=version),
-                timeout=self._deadline(timeout),
-                metadata=self._metadata,
+                **self._options(timeout),
             )
-        if _wire.checkable(status):
-            self._manifests[(name, version)] = status.info
-        return Model.from_message(status)
+        return self._learn(name, version, status)
 
     def _manifest(self, name: str, version: int, timeout: float | None) -> pb.ModelInfo | None:
-        """The cached manifest to check input with; None while the model is not ready
-        (then the server says why)."""
-        if (name, version) not in self._manifests:
+        """`_manifest_of`, asking the server first when it is not cached."""
+        if not self._cached(name, version):
             self.info(name, version=version, timeout=timeout)
-        return self._manifests.get((name, version))
+        return self._manifest_of(name, version)
 
     # -------------------------------------------------------------- predict
 
@@ -109,9 +104,7 @@ class Client(_wire.Connection[grpc.Channel]):
         """
         prepared = _wire.predict_request(self._manifest(name, version, timeout), name, x, version)
         with translated():
-            response = self._stub.Predict(
-                prepared.request, timeout=self._deadline(timeout), metadata=self._metadata
-            )
+            response = self._stub.Predict(prepared.request, **self._options(timeout))
         return _wire.shaped(
             _wire.predictions(response, len(prepared.request.inputs)), prepared.batch
         )
@@ -168,11 +161,9 @@ class Client(_wire.Connection[grpc.Channel]):
     def health(self, service: str = "", *, timeout: float | None = None) -> Health:
         """The standard gRPC health status (`service` "" is the whole server)."""
         try:
-            status = self._check(service, timeout=self._deadline(timeout), metadata=self._metadata)
+            status = self._check(service, **self._options(timeout))
         except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
-                return Health("SERVICE_UNKNOWN")
-            raise from_rpc_error(exc) from None
+            return failed_health(exc)
         return Health(status)
 
 

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 
 import grpc
 
+from seqserve.contract.reasons import Reason, reason_in
+
 __all__ = [
     "Cancelled",
     "DeadlineExceeded",
@@ -119,16 +121,21 @@ _BY_CODE: dict[grpc.StatusCode, type[SeqServeError]] = {
 def from_rpc_error(error: grpc.RpcError) -> SeqServeError:
     """The client exception for a failed call, carrying the server's message.
 
-    NOT_FOUND means a missing session when the message starts with "session" (the
-    server names what it could not find), a missing model otherwise.
+    NOT_FOUND means a missing session when the server's reason (trailing metadata
+    `seqserve-reason`) says so, a missing model or version otherwise.
     """
     code = _code_of(error)
     details = _details_of(error)
     message = details or (code.name if code is not None else "call failed")
     cls = _BY_CODE.get(code, InternalError) if code is not None else InternalError
-    if cls is ModelNotFound and message.lower().startswith("session"):
+    if _reason_of(error) is Reason.SESSION_NOT_FOUND:
         cls = SessionNotFound
     return cls(message, code.name if code is not None else None)
+
+
+def _reason_of(error: grpc.RpcError) -> Reason | None:
+    trailing = getattr(error, "trailing_metadata", None)
+    return reason_in(trailing()) if callable(trailing) else None
 
 
 def _code_of(error: grpc.RpcError) -> grpc.StatusCode | None:

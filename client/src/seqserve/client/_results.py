@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.v1 import seqserve_pb2 as pb
 
 __all__ = ["Health", "Model", "Prediction", "Snapshot", "Step", "Symbol", "kind_name"]

@@ -1,44 +1,23 @@
 """Request building and response conversion shared by `Client` and `AsyncClient`.
 
-Both clients do I/O only; everything between Python values and protobuf messages is
-here, once: input checking with `codecs` against the cached manifest, batch detection,
-and turning responses into the `_results` types.
+Both clients do I/O only (their shared state is `_base.BaseClient`); everything between
+Python values and protobuf messages is here, once: input checking with `codecs` against
+the cached manifest, batch detection, and turning responses into the `_results` types.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
 
-from seqserve.client import _health, codecs
-from seqserve.client._channel import call_metadata
 from seqserve.client._errors import InternalError, InvalidInput
 from seqserve.client._results import Model, Prediction, Snapshot, Step, Symbol
+from seqserve.contract import codecs
 from seqserve.v1 import seqserve_pb2 as pb
-from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
 Item = str | Sequence[int] | Sequence[float]
 Batch = Sequence[str] | Sequence[Sequence[int]] | Sequence[Sequence[float]]
 Inputs = Item | Batch
-C = TypeVar("C")  # grpc.Channel or grpc.aio.Channel
-
-
-class Connection(Generic[C]):
-    """What `Client` and `AsyncClient` hold: the channel, its stub and health check, the
-    default deadline, the call metadata and the manifests of ready models seen so far."""
-
-    def __init__(self, target: str, channel: C, timeout: float | None, token: str | None) -> None:
-        self.target = target
-        self.timeout = timeout
-        self._channel = channel
-        self._stub: Any = pb_grpc.SeqServeStub(channel)  # type: ignore[no-untyped-call]
-        self._check = _health.check_call(channel)
-        self._metadata = call_metadata(token)
-        self._manifests: dict[tuple[str, int], pb.ModelInfo] = {}  # ready models only
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
 
 
 @dataclass(frozen=True)

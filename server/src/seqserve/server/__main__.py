@@ -1,4 +1,8 @@
-"""`seqserve-server` / `python -m seqserve.server`: CLI, logging, signals."""
+"""`seqserve-server` / `python -m seqserve.server`: CLI, logging, signals.
+
+`seqserve-server manifest PATH` writes the manifest the server would derive from a version
+folder's lone `model.onnx` to `model.json` there, to review, pin and edit.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -62,7 +67,63 @@ async def serve(settings: Settings) -> None:
     await app.stop()
 
 
+def manifest_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqserve-server manifest",
+        description="Derive the manifest of a version folder's model.onnx (a tensor model: "
+        "its inputs and outputs as the graph declares them, the file's SHA-256) and write it "
+        "to model.json in that folder, so the server checks the file against it from then on.",
+    )
+    parser.add_argument(
+        "path",
+        type=Path,
+        help="the version folder <repository>/<model>/<version>/ or its model.onnx",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing model.json")
+    parser.add_argument(
+        "--stdout", action="store_true", help="print the manifest instead of writing it"
+    )
+    return parser
+
+
+def manifest_main(argv: Sequence[str]) -> int:
+    from seqserve.contract.manifest import MANIFEST, dump_manifest
+    from seqserve.server.repository.checks import LoadError, check_self_contained
+    from seqserve.server.repository.derive import GRAPH, derive_manifest
+
+    args = manifest_parser().parse_args(argv)
+    folder: Path = args.path.parent if args.path.is_file() else args.path
+    if not folder.name.isdigit():
+        print(
+            f"seqserve-server manifest: {folder} is not a version folder; the path is "
+            "<repository>/<model>/<version>/ with an integer version",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        check_self_contained(folder / GRAPH)
+        info = derive_manifest(folder, folder.parent.name, int(folder.name))
+    except (LoadError, OSError) as exc:
+        print(f"seqserve-server manifest: {folder}: {exc}", file=sys.stderr)
+        return 1
+    info.derived = False  # written down, it is the pinned manifest
+    text = dump_manifest(info)
+    if args.stdout:
+        sys.stdout.write(text)
+        return 0
+    target = folder / MANIFEST
+    if target.exists() and not args.force:
+        print(f"seqserve-server manifest: {target} exists; --force replaces it", file=sys.stderr)
+        return 1
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} (tensor model, {GRAPH} SHA-256 {info.graphs[0].sha256})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["manifest"]:
+        return manifest_main(argv[1:])
     args = vars(build_parser().parse_args(argv))
     try:
         settings = Settings(**args)

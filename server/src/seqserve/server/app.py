@@ -26,7 +26,7 @@ class App:
         self.core = InferenceCore(settings)
         self.server, self.port, self.health = create_server(settings, self.core)
         self._stopping = asyncio.Event()
-        self.reloader = Reloader(self.core.repository, settings.poll, self.core.sessions.holding)
+        self.reloader = Reloader(self.core.repository, settings.poll)
         self.metrics_port: int | None = None
 
     async def start(self) -> None:

@@ -7,6 +7,7 @@ SeqServeError
 ├── SessionNotFound      unknown, closed or evicted session
 ├── InvalidInput         wrong kind, length, symbol, text; empty or oversized batch
 ├── ModelNotReady        the model failed its checks (the reason is in the message)
+├── WrongApi             the model is served on another API (a tensor model on seqserve.v1)
 ├── Overloaded           a queue or bound is full; retry later
 ├── DeadlineExceeded     the call's deadline passed before its answer was ready
 ├── ShuttingDown         the server is draining
@@ -59,6 +60,15 @@ class InvalidInput(SeqServeError):
 class ModelNotReady(SeqServeError):
     def __init__(self, name: str, version: int, reason: str) -> None:
         super().__init__(f"model {name!r} version {version} is not ready: {reason}")
+
+
+class WrongApi(SeqServeError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"model {name!r} is a tensor model: it takes and returns named tensors, which "
+            "seqserve.v1 cannot carry; call it with the KServe v2 API "
+            "(inference.GRPCInferenceService/ModelInfer, e.g. tritonclient) on this port"
+        )
 
 
 class Overloaded(SeqServeError):

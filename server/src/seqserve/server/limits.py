@@ -7,7 +7,7 @@ the setting, so an operator knows which knob a caller ran into.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
@@ -26,10 +26,14 @@ def input_length(message: pb.Input) -> int:
 
 
 def check_input_lengths(inputs: Sequence[pb.Input], limit: int) -> None:
-    for index, message in enumerate(inputs):
-        size = input_length(message)
+    check_sizes(map(input_length, inputs), limit, "elements")
+
+
+def check_sizes(sizes: Iterable[int], limit: int, unit: str) -> None:
+    """Refuse the first input over `limit` (`unit`: what `sizes` count)."""
+    for index, size in enumerate(sizes):
         if size > limit:
             raise InvalidInput(
-                f"input {index} has {size} elements; the server accepts at most {limit} "
+                f"input {index} has {size} {unit}; the server accepts at most {limit} "
                 "per input (max_input_length)"
             )

@@ -3,6 +3,9 @@
 All names start with `seqserve_` (the table is in docs/observability.md). They live in
 prometheus_client's default registry, so the process collectors (`process_*`,
 `python_*`) come with them, and `metrics_endpoint.serve()` exposes them at `/metrics`.
+That registry is process-wide, so the metric objects (and the served model names that
+bound the `model` label) are module-level here; what belongs to one server is held by the
+objects that use it (`RequestMetrics` by the interceptor, `totals.Totals` by the core).
 
 Hot-path rules: labelled children are looked up once (in the hooks' constructors, or
 cached by label tuple in `RequestMetrics`); gauges that mirror a length (queue depth,
@@ -40,7 +43,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from seqserve.server.totals import model_totals
+from seqserve.server.totals import ModelTotals
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `*_created` series
 
@@ -149,14 +152,14 @@ class BatchHooks:
 
     __slots__ = ("__weakref__", "_batch", "_compute", "_queue", "_totals", "queue_depth")
 
-    def __init__(self, model: str, pending: Callable[[], float]) -> None:
+    def __init__(self, model: str, pending: Callable[[], float], totals: ModelTotals) -> None:
         _known.add(model)
         self.queue_depth = pending
         _watch(QUEUE_DEPTH, model, self, "queue_depth")
         self._batch = BATCH_SIZE.labels(model)
         self._queue = PHASE_SECONDS.labels(model, "queue")
         self._compute = PHASE_SECONDS.labels(model, "compute")
-        self._totals = model_totals(model)
+        self._totals = totals
 
     def ran(self, items: int, queued: Iterable[float], started: float, ended: float) -> None:
         """One batched call of `items` items between these perf_counter times, for the
@@ -190,7 +193,11 @@ class DecodeHooks:
     )
 
     def __init__(
-        self, model: str, waiting: Callable[[], float], active: Callable[[], float]
+        self,
+        model: str,
+        waiting: Callable[[], float],
+        active: Callable[[], float],
+        totals: ModelTotals,
     ) -> None:
         _known.add(model)
         self.queue_depth = waiting
@@ -203,7 +210,7 @@ class DecodeHooks:
         self._encoder = PHASE_SECONDS.labels(model, "encoder")
         self._decoder = PHASE_SECONDS.labels(model, "decoder_step")
         self._greedy = PHASE_SECONDS.labels(model, "greedy")
-        self._totals = model_totals(model)
+        self._totals = totals
 
     def encoded(self, queued: Iterable[float], started: float, ended: float) -> None:
         """One encoder call for the sequences admitted, which were submitted at `queued`."""
@@ -269,9 +276,6 @@ class RequestMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-
-
-requests = RequestMetrics()
 
 
 # ------------------------------------------------------------ models, build

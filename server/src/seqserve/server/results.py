@@ -1,6 +1,6 @@
 """What engines answer, independent of any wire protocol; the front-ends convert these.
 
-Items arrive as `Encoded` tuples (symbols or values, from `seqserve.client.codecs`) and leave
+Items arrive as `Encoded` tuples (symbols or values, from `seqserve.contract.codecs`) and leave
 as plain frozen dataclasses.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.v1 import seqserve_pb2 as pb
 
 Encoded = codecs.Encoded
@@ -54,19 +54,21 @@ StreamEvent = SymbolEvent | Final
 
 def symbol_results(
     spec: pb.SequenceSpec,
-    symbols: npt.NDArray[np.int64],
-    confidence: Floats,
+    symbols: npt.NDArray[np.int64] | list[list[int]],
+    confidence: Floats | npt.NDArray[np.float64] | list[list[float]],
     probabilities: Floats | None = None,
 ) -> list[ItemResult]:
     """Rows of chosen symbols (and their probabilities) -> results, text decoded by the codec.
 
+    Rows may differ in length when given as lists (seq2seq with an end symbol).
     `probabilities`: each row's whole distribution, for classify results.
     """
-    rows = symbols.tolist()
+    rows = symbols.tolist() if isinstance(symbols, np.ndarray) else symbols
     texts: Iterable[str | None] = [None] * len(rows)
     if spec.kind == pb.DATA_KIND_TEXT:
         texts = map(codecs.text_decoder(spec), rows)
-    found = zip(rows, texts, confidence.tolist(), strict=False)  # rows of one batch
+    confs = confidence.tolist() if isinstance(confidence, np.ndarray) else confidence
+    found = zip(rows, texts, confs, strict=False)  # rows of one batch
     if probabilities is None:  # passing the default costs per item, so leave it out
         return [ItemResult(symbols=tuple(r), text=t, confidence=tuple(c)) for r, t, c in found]
     return [

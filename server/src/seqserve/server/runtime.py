@@ -49,19 +49,22 @@ class SessionFactory:
         self.providers = choose_providers(settings.device)
         self._settings = settings
 
-    def options(self) -> ort.SessionOptions:
+    def options(self, settings: Settings | None = None) -> ort.SessionOptions:
+        """Session options from `settings` (a model's own, `repository.serving`) or the
+        server's."""
+        settings = settings or self._settings
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self._settings.intra_op_threads
-        opts.inter_op_num_threads = self._settings.inter_op_threads
-        opts.graph_optimization_level = _LEVELS[self._settings.graph_optimization]
+        opts.intra_op_num_threads = settings.intra_op_threads
+        opts.inter_op_num_threads = settings.inter_op_threads
+        opts.graph_optimization_level = _LEVELS[settings.graph_optimization]
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
-        if self._settings.intra_op_threads == 1:
+        if settings.intra_op_threads == 1:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return opts
 
-    def create(self, path: Path) -> ort.InferenceSession:
-        return ort.InferenceSession(str(path), self.options(), providers=self.providers)
+    def create(self, path: Path, settings: Settings | None = None) -> ort.InferenceSession:
+        return ort.InferenceSession(str(path), self.options(settings), providers=self.providers)
 
     @property
     def on_cuda(self) -> bool:

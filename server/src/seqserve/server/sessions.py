@@ -3,6 +3,9 @@
 A session starts from zeros (or from a client-held snapshot), steps one symbol at a time
 through its model's `StepEngine` (whose batcher merges concurrent steps of different
 sessions into one call), and can be reset, snapshotted, re-attached by id, and closed.
+
+`Sequences` names sessions by the caller's own sequence ids (the Open Inference Protocol's
+sequence extension): the same store, the same limits and idle eviction.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from seqserve.server import metrics
 from seqserve.server.engines import StepEngine, StepInput
-from seqserve.server.errors import Overloaded, SessionNotFound
+from seqserve.server.errors import InvalidInput, Overloaded, SeqServeError, SessionNotFound
 from seqserve.server.repository import ModelVersion
 from seqserve.server.validation import ValidState
 
@@ -138,3 +142,60 @@ class SessionStore:
         while True:
             await asyncio.sleep(period)
             self.evict_idle()
+
+
+SEQUENCE_START = "sequence_start"  # the request parameter that opens a sequence
+
+
+class SequenceExpired(SessionNotFound):
+    def __init__(self, model: str, sequence: str) -> None:
+        SeqServeError.__init__(
+            self,
+            f"sequence {sequence!r} of model {model!r} was closed after idling; "
+            f"start it again with {SEQUENCE_START}=true",
+        )
+
+
+class Sequences:
+    """(model, sequence id) -> session id; at most `limit` remembered (least recent dropped,
+    its session closed)."""
+
+    def __init__(self, store: SessionStore, limit: int) -> None:
+        self._store = store
+        self._limit = limit
+        self._sessions: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open(self, model: ModelVersion, sequence: str) -> Session:
+        """A fresh session for the sequence, closing any earlier one with the same id."""
+        key = (model.name, sequence)
+        self.close(*key)
+        session = self._store.open(model)
+        self._sessions[key] = session.id
+        while len(self._sessions) > self._limit:
+            _, oldest = self._sessions.popitem(last=False)
+            self._store.close(oldest)
+        return session
+
+    def get(self, model: str, sequence: str) -> Session:
+        key = (model, sequence)
+        session_id = self._sessions.get(key)
+        if session_id is None:
+            raise InvalidInput(
+                f"sequence {sequence!r} of model {model!r} is not open; "
+                f"send {SEQUENCE_START}=true on its first request"
+            )
+        try:
+            session = self._store.get(session_id)
+        except SessionNotFound:
+            del self._sessions[key]
+            raise SequenceExpired(model, sequence) from None
+        self._sessions.move_to_end(key)
+        return session
+
+    def close(self, model: str, sequence: str) -> None:
+        session_id = self._sessions.pop((model, sequence), None)
+        if session_id is not None:
+            self._store.close(session_id)

@@ -1,8 +1,8 @@
 """Plain cumulative counters per model (queue and compute counts and nanoseconds).
 
-The worker hooks in `metrics` add to them beside the Prometheus histograms; the KServe
-front-end reads them for ModelStatistics (`api/kserve/stats.py`), which counts every
-request of both protocols.
+The core owns one `Totals`; each engine's worker hooks (`metrics`) add to its model's
+`ModelTotals` beside the Prometheus histograms, and the KServe front-end reads them for
+ModelStatistics (`api/kserve/stats.py`), which counts every request of both protocols.
 """
 
 from __future__ import annotations
@@ -26,14 +26,17 @@ class ModelTotals:
     compute_ns: int = 0
 
 
-_totals: dict[str, ModelTotals] = {}
-_totals_lock = threading.Lock()
+class Totals:
+    """Every model's totals, by name (all versions of a model add to the same)."""
 
+    def __init__(self) -> None:
+        self._models: dict[str, ModelTotals] = {}
+        self._lock = threading.Lock()
 
-def model_totals(model: str) -> ModelTotals:
-    """The live totals of a model (zeros until it has run); for KServe ModelStatistics."""
-    totals = _totals.get(model)
-    if totals is None:
-        with _totals_lock:
-            totals = _totals.setdefault(model, ModelTotals())
-    return totals
+    def of(self, model: str) -> ModelTotals:
+        """The live totals of a model (zeros until it has run)."""
+        totals = self._models.get(model)
+        if totals is None:
+            with self._lock:
+                totals = self._models.setdefault(model, ModelTotals())
+        return totals

@@ -1,6 +1,6 @@
 """Edge validation: raw requests -> immutable validated requests for the core.
 
-The shared codec (`seqserve.client.codecs`) is the authority on what an input may be;
+The shared codec (`seqserve.contract.codecs`) is the authority on what an input may be;
 this module applies it, checks the batch limits, and wraps codec errors as `InvalidInput`.
 Nothing behind this point sees a raw protobuf input.
 
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server import limits
-from seqserve.server.errors import InvalidInput
+from seqserve.server.engines.tensor import Arrays, batchable
+from seqserve.server.errors import InvalidInput, WrongApi
 from seqserve.server.repository import ModelVersion
 from seqserve.server.results import Encoded
 from seqserve.v1 import seqserve_pb2 as pb
@@ -33,12 +34,28 @@ class ValidPredict:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidTensors:
+    """A tensor model's inputs, each checked against the graph (name, type, shape)."""
+
+    model: ModelVersion
+    arrays: Arrays
+    rows: int  # the first dimension of every input (batchable graphs), else 1
+    deadline: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ValidState:
     """A session snapshot checked against the model: state vectors of the right width."""
 
     h: np.ndarray
     c: np.ndarray
     steps: int
+
+
+def refuse_tensor_model(model: ModelVersion) -> None:
+    """Tensor models take named tensors, which only the KServe v2 API carries."""
+    if model.info.kind == pb.SERVING_KIND_TENSOR:
+        raise WrongApi(model.name)
 
 
 def check_batch(model: ModelVersion, count: int, max_items: int) -> None:
@@ -61,6 +78,7 @@ def predict_from_messages(
     deadline: float | None,
 ) -> ValidPredict:
     """seqserve.v1 `Input` messages -> a validated request."""
+    refuse_tensor_model(model)
     codec = model.codec
     items = None
     if 0 < len(inputs) <= max_items and codec.length <= max_length:
@@ -88,6 +106,7 @@ def predict_from_values(
     model: ModelVersion, inputs: Sequence[object], max_items: int, deadline: float | None
 ) -> ValidPredict:
     """Plain Python inputs (strings, int or float lists) -> a validated request."""
+    refuse_tensor_model(model)
     check_batch(model, len(inputs), max_items)
     items = model.codec.quick_values(inputs)
     if items is None:
@@ -96,6 +115,28 @@ def predict_from_values(
         except codecs.InputError as exc:
             raise InvalidInput(str(exc)) from None
     return ValidPredict(model, items, deadline)
+
+
+def tensors(
+    model: ModelVersion, arrays: Arrays, max_items: int, deadline: float | None
+) -> ValidTensors:
+    """A tensor model's inputs (already of the graph's names, types and shapes) -> a validated
+    request: a batchable graph's inputs share their first dimension, 1 to `max_items` rows."""
+    if not batchable(model.info):
+        return ValidTensors(model, arrays, 1, deadline)
+    rows = {name: array.shape[0] for name, array in arrays.items()}
+    if len(set(rows.values())) != 1:
+        raise InvalidInput(
+            f"model {model.name!r} batches along the first dimension, which every input "
+            f"must share; got {', '.join(f'{k} {v}' for k, v in rows.items())}"
+        )
+    count = next(iter(rows.values()))
+    if not 1 <= count <= max_items:
+        raise InvalidInput(
+            f"model {model.name!r}: batch of {count} rows; send 1-{max_items} per request "
+            "(max_batch_items)"
+        )
+    return ValidTensors(model, arrays, count, deadline)
 
 
 def step_symbol(model: ModelVersion, symbol: int) -> int:

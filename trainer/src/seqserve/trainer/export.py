@@ -14,7 +14,7 @@ import keras  # noqa: E402
 import onnx  # noqa: E402
 import tf2onnx  # noqa: E402
 
-from seqserve.client.manifest import write_manifest  # noqa: E402
+from seqserve.contract.manifest import write_manifest  # noqa: E402
 from seqserve.trainer import catalog, gates, graphs, greedy, inference, parity, repository  # noqa: E402
 from seqserve.trainer.cache import Record  # noqa: E402
 from seqserve.trainer.catalog import Graph, Model  # noqa: E402

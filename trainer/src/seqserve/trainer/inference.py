@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from seqserve.client.manifest import read_manifest
+from seqserve.contract.manifest import read_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 
 Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]

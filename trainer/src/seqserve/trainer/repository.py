@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from seqserve.client.manifest import MANIFEST, read_manifest
+from seqserve.contract.manifest import MANIFEST, read_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 
 

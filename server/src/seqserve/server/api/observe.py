@@ -33,7 +33,7 @@ import grpc
 
 from seqserve.server.api.plumbing import Behavior, HandlerCache, behavior_of, rewrapped
 from seqserve.server.calls import CallState, current_call
-from seqserve.server.metrics import known_model, requests
+from seqserve.server.metrics import RequestMetrics, known_model
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
@@ -95,6 +95,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, access_level: int = logging.DEBUG) -> None:
         self.access_level = access_level
         self._handlers = HandlerCache(self._wrap)
+        self._requests = RequestMetrics()
 
     async def intercept_service(
         self,
@@ -194,7 +195,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             code = "CANCELLED"
         else:
             code = "UNKNOWN"
-        requests.observe(call.model, call.method, code, seconds)
+        self._requests.observe(call.model, call.method, code, seconds)
         level = self._level(code)
         if access_log.isEnabledFor(level):
             self._log(level, call, context, code, seconds, error if code == "UNKNOWN" else None)

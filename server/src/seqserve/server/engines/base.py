@@ -1,7 +1,7 @@
 """What every engine offers.
 
 The engine API is independent of any wire protocol: it takes validated items (tuples of
-symbols or values from `seqserve.client.codecs`) and returns the plain dataclasses of
+symbols or values from `seqserve.contract.codecs`) and returns the plain dataclasses of
 `seqserve.server.results`.
 """
 
@@ -10,8 +10,10 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
+from typing import Any
 
 from seqserve.server.errors import InvalidInput
+from seqserve.server.execution.batcher import Batcher
 from seqserve.server.results import Encoded, Final, ItemResult, StreamEvent
 from seqserve.v1 import seqserve_pb2 as pb
 
@@ -47,6 +49,22 @@ class Engine(abc.ABC):
     ) -> AsyncGenerator[StreamEvent, None]:
         """Symbols as they are produced (seq2seq only), then the final results."""
         yield Final(await self.predict(items, deadline))
+
+
+class BatchedEngine(Engine):
+    """An engine whose graph calls all go through its one dynamic batcher."""
+
+    batcher: Batcher[Any, Any]
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.batcher.start(loop)
+
+    def stop(self) -> None:
+        self.batcher.stop()
+
+    @property
+    def idle(self) -> bool:
+        return self.batcher.idle
 
 
 def kind_name(info: pb.ModelInfo) -> str:

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from seqserve.client import codecs
-from seqserve.server.engines.base import Engine, sample_item
+from seqserve.contract import codecs
+from seqserve.server.engines.base import BatchedEngine, sample_item
 from seqserve.server.execution.batcher import Batcher
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.onehot import OneHot
 from seqserve.server.results import Encoded, Floats, ItemResult, symbol_results
-from seqserve.server.settings import Settings
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 
-class GraphEngine(Engine):
+class GraphEngine(BatchedEngine):
     """Validated items -> one onnxruntime call per batch -> per-kind results."""
 
-    def __init__(self, info: pb.ModelInfo, session: Any, settings: Settings) -> None:
+    def __init__(
+        self, info: pb.ModelInfo, session: Any, capacity: Capacity, totals: ModelTotals
+    ) -> None:
         super().__init__(info)
         graph = info.graphs[0]
         self._session = session
@@ -28,23 +30,13 @@ class GraphEngine(Engine):
         self._y = [graph.outputs[0].name]
         self._x_shape = tuple(int(d) for d in graph.inputs[0].shape[1:])
         self._scaled = info.input.encoding == pb.ENCODING_SCALED
-        self._onehot = OneHot(self._x_shape, settings.max_batch_size)
+        self._onehot = OneHot(self._x_shape, capacity.max_batch_size)
         self.batcher: Batcher[Encoded, ItemResult] = Batcher.configured(
-            info.name, self.run, settings
+            info.name, self.run, capacity, totals
         )
 
     def warmup(self) -> None:
         self.run([sample_item(self.info.input)])
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.batcher.start(loop)
-
-    def stop(self) -> None:
-        self.batcher.stop()
-
-    @property
-    def idle(self) -> bool:
-        return self.batcher.idle
 
     async def predict(self, items: Sequence[Encoded], deadline: float | None) -> list[ItemResult]:
         return await self.batcher.infer(items, deadline)

@@ -30,9 +30,12 @@ class GreedyDecoder:
         names = DecodeGraphs(info)
         self._encoder, self._decoder = encoder, decoder
         self._source_name = names.source
+        self._encoded = names.encoded
         self._dec_inputs = [names.symbol, *names.state_in]
+        self._dec_outputs = [names.probs, *names.state_out]
         self._steps = int(info.decode.steps)
         self._start_symbol = int(info.decode.start_symbol)
+        self._end = end_symbol(info)
         self._sources = OneHot(names.source_shape, capacity)
         self._symbols = OneHot((names.vocabulary,), capacity)
 
@@ -40,25 +43,28 @@ class GreedyDecoder:
         self, sources: Sequence[Encoded], hooks: DecodeHooks | None = None
     ) -> tuple[npt.NDArray[np.int64], Floats]:
         """Each source's chosen symbols and their probabilities, `[len(sources), steps]`;
-        the calls are counted in `hooks` when given (not for warm-up)."""
+        the calls are counted in `hooks` when given (not for warm-up). With an end symbol,
+        the loop stops once every row has chosen it (`until_end` cuts the rows there)."""
         n = len(sources)
         x = self._sources(np.asarray(sources, dtype=np.int64))
         started = time.perf_counter()
-        h, c = self._encoder.run(None, {self._source_name: x})
+        state = self._encoder.run(self._encoded, {self._source_name: x})
         if hooks is not None:
             hooks.encoded((started,) * n, started, time.perf_counter())
-        symbols = np.empty((n, self._steps), dtype=np.int64)
-        confidence = np.empty((n, self._steps), dtype=np.float32)
+        symbols = np.full((n, self._steps), -1 if self._end is None else self._end, np.int64)
+        confidence = np.zeros((n, self._steps), dtype=np.float32)
         fed = np.full(n, self._start_symbol, dtype=np.int64)
         for step in range(self._steps):
-            feeds = dict(zip(self._dec_inputs, (self._symbols(fed), h, c), strict=True))
+            feeds = dict(zip(self._dec_inputs, (self._symbols(fed), *state), strict=True))
             started = time.perf_counter()
-            probs, h, c = self._decoder.run(None, feeds)
+            probs, *state = self._decoder.run(self._dec_outputs, feeds)
             if hooks is not None:
                 hooks.stepped(n, started, time.perf_counter())
             fed = probs.argmax(axis=1)
             symbols[:, step] = fed
             confidence[:, step] = probs.max(axis=1)  # the argmax's probability
+            if self._end is not None and (symbols[:, : step + 1] == self._end).any(axis=1).all():
+                break
         return symbols, confidence
 
 
@@ -82,3 +88,20 @@ class ComposedGreedy:
         if hooks is not None:
             hooks.decoded(len(ids), started, time.perf_counter())
         return symbols, confidence
+
+
+def end_symbol(info: pb.ModelInfo) -> int | None:
+    """The symbol that ends a sequence, if the model has one."""
+    return int(info.decode.end_symbol) if info.decode.HasField("end_symbol") else None
+
+
+def until_end(
+    symbols: npt.NDArray[np.int64], confidence: Floats, end: int
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Each row cut before its first `end` symbol (the whole row when it has none)."""
+    rows, confs = [], []
+    for row, conf in zip(symbols.tolist(), confidence.tolist(), strict=True):
+        n = row.index(end) if end in row else len(row)
+        rows.append(row[:n])
+        confs.append(conf[:n])
+    return rows, confs

@@ -23,13 +23,14 @@ from seqserve.server.engines.base import (
     Engine,
     sample_item,
 )
-from seqserve.server.engines.greedy import ComposedGreedy, GreedyDecoder
+from seqserve.server.engines.greedy import ComposedGreedy, GreedyDecoder, end_symbol, until_end
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.execution.deadlines import wait_until
 from seqserve.server.execution.decode import DecodeWorker, Job
 from seqserve.server.execution.fastlane import FastLane
 from seqserve.server.execution.state import decode_state
 from seqserve.server.results import Encoded, Final, ItemResult, StreamEvent, symbol_results
-from seqserve.server.settings import Settings
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -41,26 +42,29 @@ class Seq2SeqEngine(Engine):
         info: pb.ModelInfo,
         encoder: Any,
         decoder: Any,
-        settings: Settings,
+        capacity: Capacity,
+        totals: ModelTotals,
         greedy: Any | None = None,
     ) -> None:
         """`greedy`: the session of the model's greedy graph, if it has one (the fast lane
         then decodes in one call)."""
         super().__init__(info)
-        rows = settings.max_active_sequences
+        rows = capacity.max_active_sequences
         self.worker = DecodeWorker(
             info,
-            decode_state(info, encoder, decoder, rows, settings.decode_state),
+            decode_state(info, encoder, decoder, rows, capacity.decode_state),
             max_active=rows,
-            max_queue=settings.max_queue,
-            policy=settings.worker_policy,
+            max_queue=capacity.max_queue,
+            policy=capacity.worker_policy,
+            totals=totals,
         )
-        limit = min(settings.inline_max_items, settings.max_active_sequences + settings.max_queue)
+        limit = min(capacity.inline_max_items, rows + capacity.max_queue)
         self.lane = FastLane(limit, lambda: self.idle)
         self._stepwise = GreedyDecoder(info, encoder, decoder, max(1, limit))
         self._greedy: GreedyDecoder | ComposedGreedy = (
             self._stepwise if greedy is None else ComposedGreedy(info, greedy)
         )
+        self._end = end_symbol(info)
 
     def warmup(self) -> None:
         """One greedy decode of a valid input, synchronously, outside the worker: through
@@ -115,4 +119,6 @@ class Seq2SeqEngine(Engine):
         except Exception:  # as the worker does: log, and the caller gets the same error
             log.exception("%s: inline decode failed", self.info.name)
             raise
+        if self._end is not None:
+            return symbol_results(self.info.output, *until_end(symbols, confidence, self._end))
         return symbol_results(self.info.output, symbols, confidence)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from seqserve.server.engines.base import Engine
+from seqserve.server.engines.base import BatchedEngine
 from seqserve.server.execution.batcher import Batcher
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.onehot import OneHot
 from seqserve.server.results import Floats
-from seqserve.server.settings import Settings
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 
@@ -31,16 +31,18 @@ class StepOutput:
     c: Floats
 
 
-class StepEngine(Engine):
-    def __init__(self, info: pb.ModelInfo, session: Any, settings: Settings) -> None:
+class StepEngine(BatchedEngine):
+    def __init__(
+        self, info: pb.ModelInfo, session: Any, capacity: Capacity, totals: ModelTotals
+    ) -> None:
         super().__init__(info)
         graph = info.graphs[0]
         self._session = session
         self._inputs = [t.name for t in graph.inputs]
         self.state_size = int(info.decode.state_size)
-        self._onehot = OneHot((int(graph.inputs[0].shape[1]),), settings.max_batch_size)
+        self._onehot = OneHot((int(graph.inputs[0].shape[1]),), capacity.max_batch_size)
         self.batcher: Batcher[StepInput, StepOutput] = Batcher.configured(
-            f"{info.name}-step", self.run, settings, model=info.name
+            f"{info.name}-step", self.run, capacity, totals, model=info.name
         )
 
     def zeros(self) -> Floats:
@@ -48,16 +50,6 @@ class StepEngine(Engine):
 
     def warmup(self) -> None:
         self.run([StepInput(int(self.info.input.min_value), self.zeros(), self.zeros())])
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.batcher.start(loop)
-
-    def stop(self) -> None:
-        self.batcher.stop()
-
-    @property
-    def idle(self) -> bool:
-        return self.batcher.idle
 
     async def step(self, item: StepInput) -> StepOutput:
         (out,) = await self.batcher.infer((item,))

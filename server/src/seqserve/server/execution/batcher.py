@@ -34,10 +34,12 @@ from typing import Generic, TypeVar
 from seqserve.server.calls import QueueWait, queue_wait
 from seqserve.server.errors import Overloaded
 from seqserve.server.execution import workers
+from seqserve.server.execution.capacity import Capacity
 from seqserve.server.execution.deadlines import wait_until
 from seqserve.server.execution.fastlane import FastLane
 from seqserve.server.metrics import BatchHooks
-from seqserve.server.settings import Settings, WorkerPolicy
+from seqserve.server.settings import WorkerPolicy
+from seqserve.server.totals import ModelTotals
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,9 @@ class Batcher(Generic[I, O]):
         inline_max_items: int = 0,
         model: str = "",
         policy: WorkerPolicy = WorkerPolicy.NORMAL,
+        totals: ModelTotals | None = None,
     ) -> None:
+        """`totals`: the model's counters the batches add to (a fresh one when None)."""
         self.name = name
         self._run = run
         self.max_batch_size = max_batch_size
@@ -81,22 +85,30 @@ class Batcher(Generic[I, O]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._policy = policy  # the worker thread's CPU scheduling (`execution.workers`)
-        self._metrics = BatchHooks(model or name, lambda: self._pending)
+        self._metrics = BatchHooks(
+            model or name, lambda: self._pending, totals if totals is not None else ModelTotals()
+        )
 
     @classmethod
     def configured(
-        cls, name: str, run: Callable[[list[I]], Sequence[O]], settings: Settings, model: str = ""
+        cls,
+        name: str,
+        run: Callable[[list[I]], Sequence[O]],
+        capacity: Capacity,
+        totals: ModelTotals,
+        model: str = "",
     ) -> Batcher[I, O]:
         """A batcher with the server's batching, queue, fast-lane and worker settings."""
         return cls(
             name,
             run,
             model=model,
-            max_batch_size=settings.max_batch_size,
-            max_batch_delay_us=settings.max_batch_delay_us,
-            max_queue=settings.max_queue,
-            inline_max_items=settings.inline_max_items,
-            policy=settings.worker_policy,
+            max_batch_size=capacity.max_batch_size,
+            max_batch_delay_us=capacity.max_batch_delay_us,
+            max_queue=capacity.max_queue,
+            inline_max_items=capacity.inline_max_items,
+            policy=capacity.worker_policy,
+            totals=totals,
         )
 
     @property

@@ -38,6 +38,7 @@ from seqserve.server.results import (
     symbol_results,
 )
 from seqserve.server.settings import WorkerPolicy
+from seqserve.server.totals import ModelTotals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,16 @@ class DecodeWorker:
         max_active: int,
         max_queue: int,
         policy: WorkerPolicy = WorkerPolicy.NORMAL,
+        totals: ModelTotals | None = None,
     ) -> None:
+        """`totals`: the model's counters the worker's calls add to (a fresh one when None)."""
         self.info = info
         self._policy = policy  # the thread's CPU scheduling (`seqserve.server.execution.workers`)
         self.state = state  # `max_active` rows of decoder state, and the graph calls
         # read once: protobuf field access per produced symbol adds up on the GIL
         self._steps = int(info.decode.steps)
         self._start_symbol = int(info.decode.start_symbol)
+        self._end = int(info.decode.end_symbol) if info.decode.HasField("end_symbol") else None
         self._output = info.output
         self._is_text = info.output.kind == pb.DATA_KIND_TEXT
         self._alphabet = info.output.alphabet
@@ -111,7 +115,12 @@ class DecodeWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         scheduler = self.scheduler
-        self.metrics = DecodeHooks(info.name, lambda: scheduler.waiting, lambda: scheduler.active)
+        self.metrics = DecodeHooks(
+            info.name,
+            lambda: scheduler.waiting,
+            lambda: scheduler.active,
+            totals if totals is not None else ModelTotals(),
+        )
 
     # ------------------------------------------------------------ event-loop side
 
@@ -188,10 +197,10 @@ class DecodeWorker:
             self._post(out)
 
     def _add(self, job: Job) -> None:
-        steps, start = self._steps, self._start_symbol
+        steps, start, end = self._steps, self._start_symbol, self._end
         for item, _source in enumerate(job.sources):
             seq_id = next(self._ids)
-            self.scheduler.add(seq_id, steps, start, job.deadline)
+            self.scheduler.add(seq_id, steps, start, job.deadline, end)
             self._seqs[seq_id] = (job, item)
             job.seq_ids.append(seq_id)
         job.results = [None] * len(job.sources)
@@ -261,17 +270,21 @@ class DecodeWorker:
         )
         for seq_id, position, symbol, confidence in rows:
             job, item = self._seqs[seq_id]
-            if job.events is not None:
+            if job.events is not None and symbol != self._end:  # the end is not an answer
                 text = self._alphabet[symbol] if self._is_text else ""
                 out.append((job, SymbolEvent(item, position, symbol, text, confidence)))
 
     def _record(self, finished: tuple[Finished, ...], out: list[Delivery]) -> None:
         """File each finished sequence's result; a job whose last item finished is answered."""
-        results = symbol_results(  # every sequence of the model has `steps` symbols
-            self._output,
-            np.array([done.symbols for done in finished], dtype=np.int64),
-            np.array([done.confidences for done in finished], dtype=np.float64),
-        )
+        if self._end is None:  # every sequence of the model has `steps` symbols
+            results = symbol_results(
+                self._output,
+                np.array([done.symbols for done in finished], dtype=np.int64),
+                np.array([done.confidences for done in finished], dtype=np.float64),
+            )
+        else:  # sequences end at their end symbol: rows of different lengths
+            symbols = [done.symbols for done in finished]
+            results = symbol_results(self._output, symbols, [d.confidences for d in finished])
         for done, result in zip(finished, results, strict=True):
             job, item = self._seqs.pop(done.seq_id)
             job.results[item] = result

@@ -12,7 +12,8 @@ Each iteration:
    feed the decoder (one batched step call), in slot order. A newcomer is decoded in the
    same iteration it is admitted; it never waits for running sequences to finish.
 2. `update(plan, symbols, confidences)` records one produced symbol per decoded row and
-   retires the sequences that have all their symbols, freeing their slots.
+   retires the sequences that have all their symbols, or just produced their end symbol
+   (which is not kept in their answer), freeing their slots.
 
 `finish(ids, reason)` removes sequences at any time (cancelled callers, failures); rows
 of a plan whose sequence has gone are ignored by `update`.
@@ -47,6 +48,7 @@ class _Waiting:
     steps: int
     start: int
     deadline: float | None
+    end: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class Scheduler:
         self._next: Ints = np.zeros(max_active, dtype=np.int64)
         self._made: Ints = np.zeros(max_active, dtype=np.int64)  # symbols produced so far
         self._steps: Ints = np.zeros(max_active, dtype=np.int64)
+        self._end: Ints = np.full(max_active, -1, dtype=np.int64)  # -1: no end symbol
         self._deadline: Reals = np.full(max_active, np.inf)  # +inf: none (or free slot)
         self._symbols: Ints = np.zeros((max_active, 1), dtype=np.int64)
         self._confidences: Reals = np.zeros((max_active, 1), dtype=np.float64)
@@ -130,18 +133,26 @@ class Scheduler:
     # ------------------------------------------------------------ seam
 
     def add(
-        self, seq_id: int, steps: int, start_symbol: int, deadline: float | None = None
+        self,
+        seq_id: int,
+        steps: int,
+        start_symbol: int,
+        deadline: float | None = None,
+        end_symbol: int | None = None,
     ) -> None:
-        """Queue a sequence to decode `steps` symbols, starting from `start_symbol`."""
+        """Queue a sequence to decode `steps` symbols, starting from `start_symbol`; with
+        `end_symbol` (>= 0), it ends sooner when it produces that symbol."""
         if seq_id in self:
             raise ValueError(f"sequence {seq_id} already scheduled")
         if steps <= 0:
             raise ValueError("steps must be positive")
+        if end_symbol is not None and end_symbol < 0:
+            raise ValueError("end_symbol must be a symbol (>= 0)")
         if len(self._waiting) >= self.max_waiting:
             raise Overloaded(f"decode queue full ({self.max_waiting} sequences waiting)")
         if steps > self._symbols.shape[1]:
             self._widen(steps)
-        self._waiting[seq_id] = _Waiting(steps, start_symbol, deadline)
+        self._waiting[seq_id] = _Waiting(steps, start_symbol, deadline, end_symbol)
 
     def schedule(self, now: float) -> Plan:
         expired = [
@@ -177,7 +188,7 @@ class Scheduler:
         self._confidences[slots, positions] = conf
         self._next[slots] = chosen
         self._made[slots] = positions + 1
-        done = positions + 1 >= self._steps[slots]
+        done = (positions + 1 >= self._steps[slots]) | (chosen == self._end[slots])
         finished = self._collect(slots[done]) if done.any() else ()
         return Progress(ids, positions, chosen, conf, finished)
 
@@ -205,6 +216,7 @@ class Scheduler:
         self._next[at] = [w.start for _, w in taken]
         self._made[at] = 0
         self._steps[at] = [w.steps for _, w in taken]
+        self._end[at] = [-1 if w.end is None else w.end for _, w in taken]
         self._deadline[at] = [np.inf if w.deadline is None else w.deadline for _, w in taken]
         self._slot_of.update(zip((seq_id for seq_id, _ in taken), slots, strict=True))
         return tuple(
@@ -212,9 +224,12 @@ class Scheduler:
         )
 
     def _collect(self, slots: Ints) -> tuple[Finished, ...]:
-        """Retire the sequences in `slots`, which have all their symbols."""
+        """Retire the sequences in `slots`, which have all their symbols (an end symbol
+        produced last is left out)."""
         ids = self._ids[slots].tolist()
-        steps = self._steps[slots].tolist()
+        made = self._made[slots]
+        last = self._symbols[slots, made - 1]
+        steps = (made - (last == self._end[slots])).tolist()
         symbols = self._symbols[slots].tolist()
         confidences = self._confidences[slots].tolist()
         self._release(slots)

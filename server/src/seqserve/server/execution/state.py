@@ -1,4 +1,8 @@
-"""Where the seq2seq decode worker keeps its sequences' LSTM state between decoder steps.
+"""Where the seq2seq decode worker keeps its sequences' recurrent state between decoder steps.
+
+The state is the tensors the encoder returns and the step decoder takes and returns after
+the fed symbol (an LSTM's `h` and `c`, a GRU's one hidden state, ...), each
+`[-1, decode.state_size]`.
 
 Both stores hold one row of state per slot of the scheduler (`max_active_sequences` rows)
 and give the same symbols; they differ in where the rows live.
@@ -63,9 +67,9 @@ class DecodeGraphs:
         enc, dec = by_role[pb.GRAPH_ROLE_ENCODER], by_role[pb.GRAPH_ROLE_DECODER_STEP]
         self.source = enc.inputs[0].name
         self.source_shape = tuple(int(d) for d in enc.inputs[0].shape[1:])  # one-hot
-        self.encoded = [t.name for t in enc.outputs]  # h, c
-        self.symbol, *self.state_in = [t.name for t in dec.inputs]  # symbol, h, c
-        self.probs, *self.state_out = [t.name for t in dec.outputs]  # probs, h, c
+        self.encoded = [t.name for t in enc.outputs]  # the state, e.g. h, c
+        self.symbol, *self.state_in = [t.name for t in dec.inputs]  # symbol, the state
+        self.probs, *self.state_out = [t.name for t in dec.outputs]  # probs, the new state
         self.vocabulary = int(dec.inputs[0].shape[1])
         self.size = int(info.decode.state_size)
 
@@ -75,23 +79,22 @@ class HostState:
         self._names = DecodeGraphs(info)
         self._encoder, self._decoder = encoder, decoder
         size = self._names.size
-        self._h = np.zeros((rows, size), dtype=np.float32)
-        self._c = np.zeros((rows, size), dtype=np.float32)
+        self._state = [np.zeros((rows, size), dtype=np.float32) for _ in self._names.encoded]
         self._onehot = OneHot((self._names.vocabulary,), rows)
 
     def encode(self, slots: Ints, sources: Floats) -> None:
-        h, c = self._encoder.run(None, {self._names.source: sources})
-        self._h[slots] = h
-        self._c[slots] = c
+        encoded = self._encoder.run(self._names.encoded, {self._names.source: sources})
+        for store, value in zip(self._state, encoded, strict=True):
+            store[slots] = value
 
     def step(self, slots: Ints, symbols: Ints, packed: slice | None) -> Floats:
         rows = packed if packed is not None else slots  # a slice: views, no gather copy
-        x, h, c = self._onehot(symbols), self._h[rows], self._c[rows]
         names = self._names
-        feeds = {names.symbol: x, names.state_in[0]: h, names.state_in[1]: c}
-        probs, h_out, c_out = self._decoder.run(None, feeds)
-        self._h[rows] = h_out
-        self._c[rows] = c_out
+        feeds = {names.symbol: self._onehot(symbols)}
+        feeds.update(zip(names.state_in, (store[rows] for store in self._state), strict=True))
+        probs, *state = self._decoder.run([names.probs, *names.state_out], feeds)
+        for store, value in zip(self._state, state, strict=True):
+            store[rows] = value
         return probs  # type: ignore[no-any-return]
 
 
@@ -119,11 +122,11 @@ class DeviceState:
             value.update_inplace(zeros)  # free rows inside a span are computed: no garbage
             return value
 
-        # [h, c] read by the next step, and [h, c] it writes; swapped after each step
-        self._read = [buffer(), buffer()]
-        self._write = [buffer(), buffer()]
+        # the state read by the next step, and the state it writes; swapped after each step
+        self._read = [buffer() for _ in self._names.encoded]
+        self._write = [buffer() for _ in self._names.encoded]
         self._probs = np.empty((rows, self._names.vocabulary), dtype=np.float32)
-        self._encoded = [np.empty((rows, size), dtype=np.float32) for _ in range(2)]
+        self._encoded = [np.empty((rows, size), dtype=np.float32) for _ in self._names.encoded]
         self._encoder_io = encoder.io_binding()
         self._decoder_io = decoder.io_binding()
 

@@ -11,12 +11,12 @@ next; the CPUs then idle in between.
 - `normal`: the workers share the CPUs with every other thread as the OS sees fit.
 - `idle`: the workers run under Linux's SCHED_IDLE policy. They use only the CPU time no
   ordinary thread wants, and an ordinary thread that wakes up runs at once in their place,
-  so the front end never waits behind them. On the benchmark's 2 cores this serves
-  16-32% more calls per second at 64-256 concurrent callers (`docs/benchmarks.md`). The
-  price: a worker gets only what the host's other ordinary threads leave, and a worker
-  that is waiting for a core while it holds Python's GIL holds up the event loop too. It
-  suits a server that has its CPUs mostly to itself (a dedicated host, or a container with
-  its own CPU share); `docs/server.md` has the figures beside CPU-bound processes.
+  so the front end never waits behind them: on a few cores, many concurrent callers are
+  served faster (`docs/benchmarks.md` has the figures). The price: a worker gets only what
+  the host's other ordinary threads leave, and a worker that is waiting for a core while it
+  holds Python's GIL holds up the event loop too. It suits a server that has its CPUs
+  mostly to itself (a dedicated host, or a container with its own CPU share);
+  `docs/server.md` says how it fares beside CPU-bound processes.
 
 The threads also carry their name to the OS (Linux), so `top -H` and `ps -L` show which
 model's worker is busy: `decode-reverse`, `batcher-additio` (the kernel keeps 15 bytes).

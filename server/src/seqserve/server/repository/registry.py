@@ -1,23 +1,50 @@
-"""The model repository: scans `<root>/<name>/<int version>/`, loads the versions it keeps
-(every one, or each model's newest `keep_versions` ready ones), resolves requests to a ready
-version (newest by default) and reports readiness."""
+"""The model repository: owns every version from loading to unloading, and resolves requests.
+
+At start-up `load_all` loads what `<root>/<name>/<int version>/` holds (every version, or
+each model's newest `keep_versions` ready ones). While the server serves, `sync` (the
+reloader calls it on a timer and on SIGHUP) applies what changed in the folder:
+
+- A version folder that is not loaded yet is loaded and warmed off the event loop, with
+  every check a start-up load makes (manifest, SHA-256 of each graph, signatures, warm-up).
+  If it is ready it starts and becomes the newest ready version, so requests that name no
+  version go to it from then on. Calls already holding the old version, and sessions
+  opened on it, finish on it, and a request may still name it.
+- A version that fails its checks is recorded as not ready (GetModel on that version says
+  why, the model's ListModels reason names it) and the newest ready version keeps serving.
+  Its folder removed, it is forgotten. It is tried again once its files change (a deploy
+  that was still being copied).
+- A loaded version whose files vanish or change on disk keeps serving the graphs it holds
+  in memory; the model's reason says so until the files are back as they were.
+- With `--keep-versions N`, versions are considered newest first and only while fewer than
+  N newer ones are ready. Once a newer version is ready, a version past the newest N ready
+  ones is retired (`retire`): requests naming it get NOT_FOUND at once, calls in flight and
+  sessions opened on it finish on it, and when the last has ended its engine stops (its
+  worker threads end) and its memory is freed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqserve.server import heap
 from seqserve.server.errors import ModelNotFound, ModelNotReady, VersionNotFound
+from seqserve.server.repository.disk import Fingerprint, Found, fingerprint, scan
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
+from seqserve.server.totals import Totals
 from seqserve.v1 import seqserve_pb2 as pb
 
 log = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+UNLOAD_POLL_S = 0.2  # how often a retired version is checked for calls and sessions left
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,31 +57,45 @@ class ModelState:
     versions: tuple[int, ...]  # ready versions, newest last
 
 
-def scan(root: Path) -> dict[str, list[tuple[int, Path]]]:
-    """Model folders and their integer version folders (others are ignored), oldest first."""
-    found: dict[str, list[tuple[int, Path]]] = {}
-    if not root.is_dir():
-        return found
-    for model in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        versions = [(int(v.name), v) for v in model.iterdir() if v.is_dir() and v.name.isdigit()]
-        if versions:
-            found[model.name] = sorted(versions)
-    return found
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What one `sync` did."""
+
+    loaded: list[ModelVersion]  # new versions, ready or refused
+    retired: list[ModelVersion]  # resolved no more; unloaded once their calls end
 
 
 class Repository:
-    def __init__(self, settings: Settings, factory: SessionFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: SessionFactory,
+        totals: Totals,
+        in_use: Callable[[ModelVersion], bool] = lambda mv: False,
+    ) -> None:
+        """`totals`: what the engines' calls count in. `in_use(version)`: whether something
+        besides calls holds a version (open sessions); a retired version is unloaded only
+        once that is false."""
         self._settings = settings
+        self._totals = totals
+        self._root = settings.models
+        self._keep = settings.keep_versions
         self._factory = factory
+        self._in_use = in_use
         self._models: dict[str, dict[int, ModelVersion]] = {}
-        self._notes: dict[str, str] = {}  # per model, from hot reload (reload.py)
+        self._notes: dict[str, str] = {}  # per model: files changed on disk after load
+        self._seen: dict[Key, Fingerprint | None] = {}  # files as loaded (or as refused)
+        self._unloading: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()  # one sync at a time
+
+    # ------------------------------------------------------------ start-up and shutdown
 
     def load_all(self, workers: int = 2) -> None:
         """Load each model's versions newest first, as many as it keeps (in a small pool, a
         model per task: onnxruntime releases the GIL)."""
-        found = scan(self._settings.models)
+        found = scan(self._root)
         if not found:
-            log.warning("no models under %s", self._settings.models)
+            log.warning("no models under %s", self._root)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
             loaded = list(pool.map(self._load_model, found.keys(), found.values()))
         self._models = {
@@ -65,9 +106,12 @@ class Repository:
     def _load_model(self, name: str, versions: list[tuple[int, Path]]) -> list[ModelVersion]:
         loaded: list[ModelVersion] = []
         for version, path in reversed(versions):
-            if not _wanted(self._settings.keep_versions, version, loaded):
+            if not _wanted(self._keep, version, loaded):
                 break
-            loaded.append(load_version(path, name, version, self._factory, self._settings))
+            self._seen[(name, version)] = fingerprint(path)
+            loaded.append(
+                load_version(path, name, version, self._factory, self._settings, self._totals)
+            )
         return loaded
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -75,7 +119,15 @@ class Repository:
             if mv.engine is not None:
                 mv.engine.start(loop)
 
-    def stop(self) -> None:
+    async def close(self) -> None:
+        """Stop every engine: retired ones still waiting for their calls, then the rest."""
+        for task in list(self._unloading):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.get_running_loop().run_in_executor(None, self._stop_all)
+
+    def _stop_all(self) -> None:
         for mv in self._versions():
             if mv.engine is not None:
                 mv.engine.stop()
@@ -83,66 +135,136 @@ class Repository:
     def _versions(self) -> list[ModelVersion]:
         return [mv for versions in self._models.values() for mv in versions.values()]
 
-    # ------------------------------------------------------------ hot reload (reload.py)
+    # ------------------------------------------------------------ changes while serving
 
-    @property
-    def root(self) -> Path:
-        return self._settings.models
+    async def sync(self, found: Found | None = None) -> Changes:
+        """Apply what the folder holds now (`found`: a scan of it, made here when None):
+        load what is new, retire what `keep_versions` no longer keeps, note changed files."""
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            if found is None:
+                found = await loop.run_in_executor(None, scan, self._root)
+            loaded: list[ModelVersion] = []
+            retired: list[ModelVersion] = []
+            for name, versions in found.items():
+                for version, folder in reversed(versions):  # newest first
+                    if not _wanted(self._keep, version, self._models.get(name, {}).values()):
+                        break
+                    mv = await self._consider(name, version, folder)
+                    if mv is not None:
+                        loaded.append(mv)
+                for old in self._surplus(name):
+                    self.retire(old)
+                    retired.append(old)
+            await self._report(found)
+            return Changes(loaded, retired)
 
-    @property
-    def settings(self) -> Settings:
-        return self._settings
+    async def _consider(self, name: str, version: int, folder: Path) -> ModelVersion | None:
+        loop = asyncio.get_running_loop()
+        key = (name, version)
+        current = self._models.get(name, {}).get(version)
+        prints = await loop.run_in_executor(None, fingerprint, folder)
+        if current is not None and (current.ready or self._seen.get(key) == prints):
+            return None  # loaded, or refused and unchanged since
+        mv = await loop.run_in_executor(
+            None,
+            load_version,
+            folder,
+            name,
+            version,
+            self._factory,
+            self._settings,
+            self._totals,
+        )
+        self._seen[key] = prints
+        if mv.engine is not None:
+            mv.engine.start(loop)
+        self._models.setdefault(name, {})[version] = mv  # the newest ready one serves
+        if mv.ready:
+            log.info(
+                "reload: model %s version %d loaded; new requests go to version %d",
+                name,
+                version,
+                self.resolve(name).version,
+            )
+        else:
+            log.error("reload: model %s version %d refused: %s", name, version, mv.reason)
+        return mv
 
-    @property
-    def factory(self) -> SessionFactory:
-        return self._factory
-
-    def folder(self, name: str, version: int) -> Path:
-        return self._settings.models / name / str(version)
-
-    def versions(self) -> list[ModelVersion]:
-        return self._versions()
-
-    def get(self, name: str, version: int) -> ModelVersion | None:
-        return self._models.get(name, {}).get(version)
-
-    def add(self, mv: ModelVersion) -> None:
-        """Add or replace a version (started already if ready); the newest ready serves."""
-        self._models.setdefault(mv.name, {})[mv.version] = mv
-
-    def discard(self, name: str, version: int) -> None:
-        """Forget a version that is not ready (its folder is gone)."""
-        mv = self.get(name, version)
-        if mv is not None and not mv.ready:
-            del self._models[name][version]
-            if not self._models[name]:
-                del self._models[name]
-
-    def wanted(self, name: str, version: int) -> bool:
-        """Whether a version not loaded yet should be: fewer than `keep_versions` ready
-        versions of the model are newer (always, with `keep_versions` 0)."""
-        return _wanted(self._settings.keep_versions, version, self._models.get(name, {}).values())
-
-    def surplus(self, name: str) -> list[ModelVersion]:
+    def _surplus(self, name: str) -> list[ModelVersion]:
         """The versions older than the model's newest `keep_versions` ready ones."""
-        keep = self._settings.keep_versions
         versions = self._models.get(name, {})
         ready = sorted(v for v, mv in versions.items() if mv.ready)
-        if not keep or len(ready) <= keep:
+        if not self._keep or len(ready) <= self._keep:
             return []
-        return [mv for v, mv in sorted(versions.items()) if v < ready[-keep]]
+        return [mv for v, mv in sorted(versions.items()) if v < ready[-self._keep]]
 
     def retire(self, mv: ModelVersion) -> None:
         """Resolve `mv` no more (requests naming it get NOT_FOUND); calls and sessions that
-        hold it finish on it, and whoever retires it stops its engine after them."""
+        hold it finish on it, then its engine stops (on the event loop)."""
         del self._models[mv.name][mv.version]
+        self._seen.pop((mv.name, mv.version), None)
+        if mv.engine is None:
+            return
+        log.info(
+            "reload: model %s version %d retired (keep_versions %d); unloading it once its "
+            "calls and sessions end",
+            mv.name,
+            mv.version,
+            self._keep,
+        )
+        task = asyncio.create_task(self._unload(mv), name=f"unload-{mv.name}-{mv.version}")
+        self._unloading.add(task)
+        task.add_done_callback(self._unloading.discard)
 
-    def note(self, name: str) -> str:
-        return self._notes.get(name, "")
+    async def _unload(self, mv: ModelVersion) -> None:
+        engine = mv.engine
+        assert engine is not None
+        try:
+            while not engine.idle or self._in_use(mv):
+                await asyncio.sleep(UNLOAD_POLL_S)
+        finally:  # at shutdown too: the server has stopped serving by then
+            await asyncio.get_running_loop().run_in_executor(None, engine.stop)
+            mv.engine = None
+            heap.refreeze()
+            log.info("reload: model %s version %d unloaded", mv.name, mv.version)
 
-    def set_note(self, name: str, text: str) -> None:
-        """What ListModels adds to the model's reason (refused or changed versions)."""
-        self._notes[name] = text
+    async def _report(self, found: Found) -> None:
+        """Per model: loaded versions whose files changed or vanished; forget refused versions
+        whose folder is gone."""
+        loop = asyncio.get_running_loop()
+        on_disk = {(name, v) for name, versions in found.items() for v, _ in versions}
+        notes: dict[str, list[str]] = {}
+        for mv in self._versions():
+            key = (mv.name, mv.version)
+            if not mv.ready:  # `state` reports it ("version N not ready: ...")
+                if key not in on_disk:
+                    self._forget(mv)
+                continue
+            folder = self._root / mv.name / str(mv.version)
+            now = await loop.run_in_executor(None, fingerprint, folder)
+            if now == self._seen.get(key):
+                continue
+            what = "were removed" if now is None else "changed"
+            notes.setdefault(mv.name, []).append(
+                f"version {mv.version} files {what} on disk after load; serving the loaded "
+                "copy from memory"
+            )
+        for name in self.names:
+            text = "; ".join(notes.get(name, []))
+            if text != self._notes.get(name, ""):
+                (log.warning if text else log.info)(
+                    "reload: model %s: %s", name, text or "files match the loaded versions"
+                )
+                self._notes[name] = text
+
+    def _forget(self, mv: ModelVersion) -> None:
+        """A version that is not ready and whose folder is gone."""
+        del self._models[mv.name][mv.version]
+        if not self._models[mv.name]:
+            del self._models[mv.name]
+
+    # ------------------------------------------------------------ requests
 
     @property
     def names(self) -> list[str]:
@@ -186,10 +308,6 @@ class Repository:
 
     def states(self) -> list[ModelState]:
         return [self.state(name) for name in self.names]
-
-    @property
-    def all_ready(self) -> bool:
-        return all(mv.ready for mv in self._versions())
 
 
 def _wanted(keep: int, version: int, loaded: Iterable[ModelVersion]) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.engines.tensor import batchable
 from seqserve.server.errors import InvalidInput
-from seqserve.server.repository import ModelState
+from seqserve.server.repository import LoadError, ModelState
+from seqserve.server.repository.serving import model_settings
 from seqserve.server.settings import Settings
 
 PLATFORM = "onnxruntime_onnx"
@@ -19,13 +22,6 @@ EXTENSIONS = (
     "model_configuration",
     "statistics",
 )
-_CONFIG_TYPE = {
-    t.BYTES: kpb.TYPE_STRING,
-    t.INT32: kpb.TYPE_INT32,
-    t.INT64: kpb.TYPE_INT64,
-    t.FP32: kpb.TYPE_FP32,
-    t.FP64: kpb.TYPE_FP64,
-}
 
 
 def version_number(version: str) -> int:
@@ -49,15 +45,18 @@ def model_metadata(state: ModelState) -> kpb.ModelMetadataResponse:
         name=info.name,
         versions=[str(v) for v in state.versions],
         platform=PLATFORM,
-        inputs=[_tensor(t.input_spec(info))],
+        inputs=[_tensor(spec) for spec in t.input_specs(info)],
         outputs=[_tensor(spec) for spec in t.output_specs(info)],
     )
 
 
 def model_config(state: ModelState, settings: Settings) -> kpb.ModelConfig:
-    """Triton's view of the model: batch dimension left out of dims when batched."""
+    """Triton's view of the model: batch dimension left out of dims when batched; batching
+    settings as the model uses them (its manifest's `serving` over the flags)."""
     info = state.info
-    batched = not t.is_stateful(info)
+    with contextlib.suppress(LoadError):  # a version not ready for a bad `serving`: the flags
+        settings = model_settings(settings, info)
+    batched = batchable(info) if t.is_tensor(info) else not t.is_stateful(info)
     config = kpb.ModelConfig(
         name=info.name,
         platform=PLATFORM,
@@ -69,21 +68,23 @@ def model_config(state: ModelState, settings: Settings) -> kpb.ModelConfig:
         # one response per request (not decoupled): per-symbol responses are an opt-in
         model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=False),
     )
-    spec = t.input_spec(info)
-    config.input.add(
-        name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched)
-    )
+    for spec in t.input_specs(info):
+        config.input.add(name=spec.name, data_type=_config_type(spec), dims=_dims(spec, batched))
     for spec in t.output_specs(info):
-        config.output.add(
-            name=spec.name, data_type=_CONFIG_TYPE[spec.datatype], dims=_dims(spec, batched)
-        )
+        config.output.add(name=spec.name, data_type=_config_type(spec), dims=_dims(spec, batched))
     if batched:
         config.dynamic_batching.max_queue_delay_microseconds = settings.max_batch_delay_us
         config.dynamic_batching.preferred_batch_size.append(settings.max_batch_size)
-    else:
+    elif t.is_stateful(info):
         idle_us = int(settings.session_idle_timeout * 1_000_000)
         config.sequence_batching.max_sequence_idle_microseconds = idle_us
     return config
+
+
+def _config_type(spec: t.TensorSpec) -> int:
+    """The model configuration's name of a datatype: TYPE_<datatype>, TYPE_STRING for BYTES."""
+    name = "TYPE_STRING" if spec.datatype == t.BYTES else f"TYPE_{spec.datatype}"
+    return int(kpb.DataType.Value(name))
 
 
 def _dims(spec: t.TensorSpec, batched: bool) -> tuple[int, ...]:

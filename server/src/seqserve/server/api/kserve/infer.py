@@ -1,6 +1,7 @@
 """One inference request of the protocol through the core: resolve the model, read the
 input tensor, validate with the shared codecs, predict (or stream, or step a sequence),
-write the output tensors, count it in the statistics.
+write the output tensors, count it in the statistics. A tensor model's named inputs are
+read and written as arrays (`arrays`) instead.
 """
 
 from __future__ import annotations
@@ -9,17 +10,16 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from seqserve.server import validation
-from seqserve.server.api.kserve import describe, inputs, outputs
+from seqserve.server.api.kserve import arrays, describe, inputs, outputs, sequences
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
-from seqserve.server.api.kserve.sequences import Sequences, flag
 from seqserve.server.api.kserve.stats import Phases, Statistics
 from seqserve.server.calls import QueueWait, queue_wait
 from seqserve.server.core import InferenceCore, PredictAnswer
-from seqserve.server.errors import InvalidInput, Starting
+from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion
 from seqserve.server.results import ItemResult, SymbolEvent
+from seqserve.server.validation import ValidPredict
 from seqserve.v1 import seqserve_pb2 as pb
 
 FINAL = "triton_final_response"
@@ -72,7 +72,6 @@ class _Timing:
 class Inference:
     def __init__(self, core: InferenceCore) -> None:
         self._core = core
-        self._sequences = Sequences(core)
         self.statistics = Statistics()
 
     async def infer(
@@ -88,20 +87,22 @@ class Inference:
         time_remaining: float | None,
         final: bool,
     ) -> kpb.ModelInferResponse:
+        if t.is_tensor(model.info):
+            return await self._tensors(model, request, time_remaining, final)
         timing = _Timing()
         results = list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
             if t.is_stateful(model.info):  # the step reads its input with the sequence's
                 timing.read()
-                results = [await self._sequences.step(model, request)]
+                results = [await sequences.step(self._core, model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
                 timing.read()
                 results = (await self._core.predict(valid)).results
             response = self._written(timing, request, model, specs, results, typed, final)
         finally:
-            self._record(timing, model, results)
+            self._record(timing, model, len(results))
         return response
 
     async def stream(
@@ -110,7 +111,7 @@ class Inference:
         """The responses to one stream request: each decoded symbol first when the request
         asks for them (`stream_symbols`) and the model decodes, then the complete one."""
         model = self._model(request)
-        if not (t.streams_symbols(model.info) and flag(request, STREAM_SYMBOLS)):
+        if not (t.streams_symbols(model.info) and sequences.flag(request, STREAM_SYMBOLS)):
             yield await self._one(model, request, time_remaining, final=True)
             return
         timing = _Timing()
@@ -126,7 +127,7 @@ class Inference:
                     results = event.results
             yield self._written(timing, request, model, specs, results, typed, True)
         finally:
-            self._record(timing, model, results)
+            self._record(timing, model, len(results))
 
     def _written(
         self,
@@ -146,26 +147,49 @@ class Inference:
         timing.done(inferred)
         return response
 
-    def _record(self, timing: _Timing, model: ModelVersion, results: list[ItemResult]) -> None:
+    def _record(self, timing: _Timing, model: ModelVersion, items: int) -> None:
         with contextlib.suppress(ValueError):  # reset from another context: leave it
             queue_wait.reset(timing.token)
         elapsed = time.perf_counter_ns() - timing.started
-        self.statistics.record(model.name, model.version, len(results), elapsed, timing.phases)
+        self.statistics.record(model.name, model.version, items, elapsed, timing.phases)
+
+    async def _tensors(
+        self,
+        model: ModelVersion,
+        request: kpb.ModelInferRequest,
+        time_remaining: float | None,
+        final: bool,
+    ) -> kpb.ModelInferResponse:
+        """A tensor model's request: the graph's inputs in, its chosen outputs back."""
+        timing = _Timing()
+        rows = 0
+        try:
+            specs, typed = outputs.requested(model.info, request)
+            arrays.check_typed(specs, typed)
+            found = arrays.read(model.info, request, self._core.refuse_long_inputs)
+            budget = time_budget(request, time_remaining)
+            valid = self._core.tensors_request(model, found, budget)
+            timing.read()
+            computed = await self._core.infer_tensors(valid)
+            inferred = time.perf_counter_ns()
+            response = _response(request, model)
+            arrays.write(response, specs, model.info, computed, typed)
+            if final:
+                response.parameters[FINAL].bool_param = True
+            timing.done(inferred)
+            rows = valid.rows
+            return response
+        finally:
+            self._record(timing, model, rows)
 
     def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
-        if not self._core.loaded:
-            raise Starting()
-        version = describe.version_number(request.model_version)
-        return self._core.resolve(request.model_name, version)
+        return self._core.admit(request.model_name, describe.version_number(request.model_version))
 
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
-    ) -> validation.ValidPredict:
-        items = inputs.read_items(model.info, request, self._core.settings.max_input_length)
-        deadline = self._core.deadline(time_budget(request, time_remaining))
-        return validation.predict_from_values(
-            model, items, self._core.settings.max_batch_items, deadline
-        )
+    ) -> ValidPredict:
+        items = inputs.read_items(model.info, request, self._core.refuse_long_inputs)
+        return self._core.values_request(model, items, time_budget(request, time_remaining))
 
 
 def _symbol(

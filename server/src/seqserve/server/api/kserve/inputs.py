@@ -2,19 +2,20 @@
 
 Only the tensor's form is checked here (name, datatype, shape, element count, encoding of
 `contents` or `raw_input_contents`); what the values may be is left to
-`seqserve.server.validation`, which applies `seqserve.client.codecs` exactly as it does for
+`seqserve.server.validation`, which applies `seqserve.contract.codecs` exactly as it does for
 seqserve.v1. Every failure is `InvalidInput` naming what the model expects.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from seqserve.client import codecs
+from seqserve.contract import codecs
 from seqserve.server.api.kserve import tensors as t
+from seqserve.server.api.kserve.arrays import split_bytes
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
 from seqserve.v1 import seqserve_pb2 as pb
@@ -44,17 +45,19 @@ def expected(info: pb.ModelInfo) -> str:
 
 
 def read_items(
-    info: pb.ModelInfo, request: kpb.ModelInferRequest, max_length: int | None = None
+    info: pb.ModelInfo,
+    request: kpb.ModelInferRequest,
+    refuse_long: Callable[[Iterable[int], str], None] | None = None,
 ) -> list[Item]:
     """The batch of user items in the request's one input tensor. Numeric rows have the
-    manifest's length (the shape says so); a text longer than `max_length` bytes is refused
-    before it is decoded."""
+    manifest's length (the shape says so); texts are shown to `refuse_long` (their sizes in
+    bytes) before they are decoded."""
     tensor, raw = _the_input(info, request)
     rows = _rows(info, tensor)
     if tensor.datatype == t.BYTES:
         elements = _bytes_elements(info, tensor, raw, rows)
-        if max_length is not None:
-            _check_lengths(elements, max_length)
+        if refuse_long is not None:
+            refuse_long(map(len, elements), "bytes")
         return [_text(info, element) for element in elements]
     array = _numbers(info, tensor, raw, rows * math.prod(tensor.shape[1:]))
     return [list(row) for row in array.reshape(rows, -1).tolist()]
@@ -138,29 +141,9 @@ def _bytes_elements(
     raw: bytes | None,
     count: int,
 ) -> list[bytes]:
-    if raw is None:
-        elements = list(tensor.contents.bytes_contents)
-    else:
-        elements = []
-        offset = 0
-        while offset < len(raw):
-            if offset + 4 > len(raw):
-                raise InvalidInput(_truncated(offset))
-            size = int.from_bytes(raw[offset : offset + 4], "little")
-            offset += 4
-            if offset + size > len(raw):
-                raise InvalidInput(_truncated(offset - 4))
-            elements.append(raw[offset : offset + size])
-            offset += size
+    elements = list(tensor.contents.bytes_contents) if raw is None else split_bytes(raw, t.INPUT)
     _check_count(tensor, len(elements), count)
     return elements
-
-
-def _truncated(offset: int) -> str:
-    return (
-        f"input {t.INPUT!r} raw BYTES contents end inside the element at byte {offset}; "
-        "each element is a 4-byte little-endian length followed by that many bytes"
-    )
 
 
 def _check_count(tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count: int) -> None:
@@ -168,15 +151,6 @@ def _check_count(tensor: kpb.ModelInferRequest.InferInputTensor, got: int, count
         raise InvalidInput(
             f"input {t.INPUT!r} of shape {list(tensor.shape)} needs {count} elements; got {got}"
         )
-
-
-def _check_lengths(elements: list[bytes], limit: int) -> None:
-    for index, element in enumerate(elements):
-        if len(element) > limit:
-            raise InvalidInput(
-                f"input {index} has {len(element)} bytes; the server accepts at most {limit} "
-                "per input (max_input_length)"
-            )
 
 
 def _text(info: pb.ModelInfo, element: bytes) -> str:

@@ -3,10 +3,10 @@
 tritonclient, KServe and MLServer each register their own copy of the `inference.*`
 protobuf symbols in protobuf's process-wide default pool, and a second, different copy
 fails to load ("duplicate symbol 'inference.ServerLiveRequest'"). So the server never
-imports the generated `seqserve.kserve.v2.grpc_service_pb2` module at run time: it reads
-the serialized file descriptor out of that module's source and builds the classes in a
-pool of its own. The server then loads beside any of those libraries in one process (a
-custom model calling Triton, a test driving the server with tritonclient).
+imports the generated `seqserve.kserve.v2.grpc_service_pb2` module at run time: it builds
+the classes in a pool of its own from the file's descriptor, which seqserve-contract ships
+(`seqserve.contract.descriptors`). The server then loads beside any of those libraries in
+one process (a custom model calling Triton, a test driving the server with tritonclient).
 
 For type checking, `pb` is the generated module (its `.pyi` stub); at run time it is a
 module object with the same message classes, enums and enum values.
@@ -14,45 +14,24 @@ module object with the same message classes, enums and enum values.
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import types
 from typing import TYPE_CHECKING
 
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.internal import enum_type_wrapper
 
-GENERATED = "seqserve.kserve.v2.grpc_service_pb2"
+from seqserve.contract.descriptors import file_descriptor
+
 PROTO = "seqserve/kserve/v2/grpc_service.proto"
 SERVICE = "inference.GRPCInferenceService"
 
 
-def serialized_file(module: str = GENERATED) -> bytes:
-    """The serialized FileDescriptorProto embedded in a generated `_pb2` module's source."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        raise ImportError(f"{module} not found; run `make proto`")
-    with open(spec.origin, encoding="utf-8") as source:
-        tree = ast.parse(source.read(), spec.origin)
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "AddSerializedFile"
-            and node.args
-        ):
-            data = ast.literal_eval(node.args[0])
-            if isinstance(data, bytes):
-                return data
-    raise ImportError(f"{module} holds no serialized descriptor; run `make proto`")
-
-
-def load(module: str = GENERATED) -> types.ModuleType:
+def load(proto: str = PROTO) -> types.ModuleType:
     """A module-like object holding every message class, enum and enum value of the file."""
     pool = descriptor_pool.DescriptorPool()
-    pool.AddSerializedFile(serialized_file(module))
-    file = pool.FindFileByName(PROTO)
-    out = types.ModuleType(f"{module}[private pool]")
+    pool.Add(file_descriptor(proto))
+    file = pool.FindFileByName(proto)
+    out = types.ModuleType(f"{proto}[private pool]")
     out.DESCRIPTOR = file  # type: ignore[attr-defined]
     for name, message in file.message_types_by_name.items():
         setattr(out, name, message_factory.GetMessageClass(message))
@@ -68,4 +47,4 @@ if TYPE_CHECKING:
 else:
     pb = load()
 
-__all__ = ["PROTO", "SERVICE", "load", "pb", "serialized_file"]
+__all__ = ["PROTO", "SERVICE", "load", "pb"]

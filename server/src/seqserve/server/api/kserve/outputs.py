@@ -94,11 +94,23 @@ def _answer(results: Sequence[ItemResult]) -> np.ndarray:
         return np.array([[(r.text or "").encode()] for r in results], dtype=object)
     if first.value is not None:
         return np.array([[r.value] for r in results], dtype=np.float32)
-    return np.array([r.symbols for r in results], dtype=np.int64)
+    return _rows([r.symbols for r in results], np.int64, -1)
 
 
 def _confidence(results: Sequence[ItemResult]) -> np.ndarray:
-    return np.array([r.confidence for r in results], dtype=np.float32)
+    return _rows([r.confidence for r in results], np.float32, 0)
+
+
+def _rows(rows: list[tuple[Any, ...]], dtype: type, pad: int) -> np.ndarray:
+    """Rows as one array; rows of different lengths (answers that stopped at an end symbol)
+    padded at the end with `pad`."""
+    width = max(map(len, rows))
+    if all(len(row) == width for row in rows):
+        return np.array(rows, dtype=dtype)
+    out: np.ndarray = np.full((len(rows), width), pad, dtype=dtype)
+    for index, row in enumerate(rows):
+        out[index, : len(row)] = row
+    return out
 
 
 def _probabilities(results: Sequence[ItemResult]) -> np.ndarray:

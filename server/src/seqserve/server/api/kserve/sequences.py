@@ -1,4 +1,5 @@
-"""Triton's sequence extension over the core's session store (the one seqserve.v1.Session uses).
+"""Triton's sequence extension: its request parameters, over the core's named sequences
+(sessions of the store seqserve.v1.Session uses).
 
 A stateful model takes one symbol per request. The request parameters `sequence_id`
 (int64, uint64 or string), `sequence_start` and `sequence_end` say which sequence the
@@ -10,29 +11,16 @@ gets NOT_FOUND.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
-from seqserve.server import validation
 from seqserve.server.api.kserve import inputs
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.core import InferenceCore
-from seqserve.server.errors import InvalidInput, SeqServeError, SessionNotFound
+from seqserve.server.errors import InvalidInput
 from seqserve.server.repository import ModelVersion
 from seqserve.server.results import ItemResult
-from seqserve.server.sessions import Session
+from seqserve.server.sessions import SEQUENCE_START
 
 SEQUENCE_ID = "sequence_id"
-SEQUENCE_START = "sequence_start"
 SEQUENCE_END = "sequence_end"
-
-
-class SequenceExpired(SessionNotFound):
-    def __init__(self, model: str, sequence: str) -> None:
-        SeqServeError.__init__(
-            self,
-            f"sequence {sequence!r} of model {model!r} was closed after idling; "
-            f"start it again with {SEQUENCE_START}=true",
-        )
 
 
 def sequence_id(request: kpb.ModelInferRequest) -> str:
@@ -58,64 +46,26 @@ def flag(request: kpb.ModelInferRequest, name: str) -> bool:
     return bool(param.bool_param)
 
 
-class Sequences:
-    """Sequence ids -> session ids; at most `max_sessions` remembered (least recent dropped)."""
-
-    def __init__(self, core: InferenceCore) -> None:
-        self._core = core
-        self._limit = core.settings.max_sessions
-        self._sessions: OrderedDict[tuple[str, str], str] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    async def step(self, model: ModelVersion, request: kpb.ModelInferRequest) -> ItemResult:
-        seq = sequence_id(request)
-        if not seq:
-            raise InvalidInput(
-                f"model {model.name!r} is stateful: send parameter {SEQUENCE_ID}, with "
-                f"{SEQUENCE_START}=true on the first request and {SEQUENCE_END}=true on the last"
-            )
-        symbol = validation.step_symbol(model, inputs.read_symbol(model.info, request))
-        key = (model.name, seq)
-        session = self._open(model, key) if flag(request, SEQUENCE_START) else self._attach(key)
-        try:
-            answer = await session.step(symbol)
-        finally:
-            if flag(request, SEQUENCE_END):
-                self._close(key)
-        probabilities = answer.probabilities
-        return ItemResult(
-            symbols=(answer.symbol,),
-            confidence=(probabilities[answer.symbol],),
-            probabilities=probabilities,
+async def step(
+    core: InferenceCore, model: ModelVersion, request: kpb.ModelInferRequest
+) -> ItemResult:
+    """One step of a stateful model's sequence, as the request's parameters say."""
+    seq = sequence_id(request)
+    if not seq:
+        raise InvalidInput(
+            f"model {model.name!r} is stateful: send parameter {SEQUENCE_ID}, with "
+            f"{SEQUENCE_START}=true on the first request and {SEQUENCE_END}=true on the last"
         )
-
-    def _open(self, model: ModelVersion, key: tuple[str, str]) -> Session:
-        self._close(key)
-        session = self._core.open_session(model)
-        self._sessions[key] = session.id
-        while len(self._sessions) > self._limit:
-            _, oldest = self._sessions.popitem(last=False)
-            self._core.sessions.close(oldest)
-        return session
-
-    def _attach(self, key: tuple[str, str]) -> Session:
-        session_id = self._sessions.get(key)
-        if session_id is None:
-            raise InvalidInput(
-                f"sequence {key[1]!r} of model {key[0]!r} is not open; "
-                f"send {SEQUENCE_START}=true on its first request"
-            )
-        try:
-            session = self._core.attach_session(session_id)
-        except SessionNotFound:
-            del self._sessions[key]
-            raise SequenceExpired(*key) from None
-        self._sessions.move_to_end(key)
-        return session
-
-    def _close(self, key: tuple[str, str]) -> None:
-        session_id = self._sessions.pop(key, None)
-        if session_id is not None:
-            self._core.sessions.close(session_id)
+    answer = await core.step_sequence(
+        model,
+        seq,
+        inputs.read_symbol(model.info, request),
+        start=flag(request, SEQUENCE_START),
+        end=flag(request, SEQUENCE_END),
+    )
+    probabilities = answer.probabilities
+    return ItemResult(
+        symbols=(answer.symbol,),
+        confidence=(probabilities[answer.symbol],),
+        probabilities=probabilities,
+    )

@@ -14,7 +14,7 @@ from typing import TypeAlias
 
 import grpc
 
-from seqserve.server import __version__, totals
+from seqserve.server import __version__
 from seqserve.server.api.kserve import describe, sequences, streams
 from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.kserve.messages import pb as kpb
@@ -45,7 +45,7 @@ class KServeServicer:
     async def ServerReady(
         self, request: kpb.ServerReadyRequest, context: Context
     ) -> kpb.ServerReadyResponse:
-        return kpb.ServerReadyResponse(ready=self._core.loaded and not self._core.draining)
+        return kpb.ServerReadyResponse(ready=self._core.ready)
 
     @unary
     async def ModelReady(
@@ -98,7 +98,7 @@ class KServeServicer:
             name = state.info.name
             newest = state.versions[-1] if state.versions else 0
             for number in [version] if version else state.versions:
-                engine = totals.model_totals(name) if number == newest else None
+                engine = self._core.totals(name) if number == newest else None
                 response.model_stats.append(self.statistics.model(name, number, engine))
         return response
 

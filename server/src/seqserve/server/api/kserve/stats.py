@@ -9,7 +9,7 @@ ran in, or its decoding), `compute_output` writing the output tensors. `fail` co
 failed requests and their time; `inference_count` the items inferred (a batch of n counts
 n); `last_inference` the time of the last one, in milliseconds since the epoch.
 `execution_count` (batched onnxruntime calls, both protocols) comes from the engine's
-totals (`seqserve.server.totals.model_totals`), which are kept per model, so it is
+per-model totals (`seqserve.server.totals`), which are kept per model, so it is
 reported on the model's newest version.
 """
 

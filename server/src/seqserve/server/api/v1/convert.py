@@ -67,3 +67,8 @@ def snapshot(found: Snapshot) -> pb.SessionResponse:
             model=found.model, version=found.version, h=found.h, c=found.c, steps=found.steps
         )
     )
+
+
+def snapshot_from(state: pb.SessionState) -> Snapshot:
+    """A client-held session state to resume from (checked by the core)."""
+    return Snapshot(state.model, state.version, tuple(state.h), tuple(state.c), state.steps)

@@ -7,13 +7,13 @@ from typing import TypeAlias
 
 import grpc
 
-from seqserve.server import validation
 from seqserve.server.api.status import streaming, unary
 from seqserve.server.api.v1 import convert
 from seqserve.server.core import InferenceCore, PredictAnswer
-from seqserve.server.errors import InvalidInput, Starting
+from seqserve.server.errors import InvalidInput
 from seqserve.server.results import SymbolEvent
 from seqserve.server.sessions import Session as LiveSession
+from seqserve.server.validation import ValidPredict
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
@@ -23,17 +23,10 @@ Context: TypeAlias = grpc.aio.ServicerContext
 class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
     def __init__(self, core: InferenceCore) -> None:
         self._core = core
-        self._max_items = core.settings.max_batch_items
 
-    def _validated(self, request: pb.PredictRequest, context: Context) -> validation.ValidPredict:
-        if not self._core.loaded:
-            raise Starting()
-        model = self._core.resolve(request.model, request.version)
-        deadline = self._core.deadline(context.time_remaining())
-        max_length = self._core.settings.max_input_length
-        return validation.predict_from_messages(
-            model, request.inputs, self._max_items, max_length, deadline
-        )
+    def _validated(self, request: pb.PredictRequest, context: Context) -> ValidPredict:
+        model = self._core.admit(request.model, request.version)
+        return self._core.predict_request(model, request.inputs, context.time_remaining())
 
     @unary
     async def ListModels(
@@ -89,15 +82,14 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
                 raise InvalidInput(f"send open first; got {action or 'an empty request'}")
             session = self._core.attach_session(session.id, new_stream=False)  # evicted: NOT_FOUND
             if action == "step":
-                symbol = validation.step_symbol(session.model, request.step.symbol)
-                yield convert.step(await session.step(symbol))
+                yield convert.step(await self._core.step(session, request.step.symbol))
             elif action == "reset":
                 session.reset()
                 yield pb.SessionResponse(reset=pb.SessionReset())
             elif action == "snapshot":
                 yield convert.snapshot(session.snapshot())
             elif action == "close":
-                self._core.sessions.close(session.id)
+                self._core.close_session(session.id)
                 yield pb.SessionResponse(closed=pb.SessionClose())
                 return
             else:
@@ -106,17 +98,8 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
                 )
 
     def _open(self, request: pb.SessionOpen) -> LiveSession:
-        if not self._core.loaded:
-            raise Starting()
         if request.session_id:
             return self._core.attach_session(request.session_id)
-        model = self._core.resolve(request.model, request.version)
-        state = None
-        if request.HasField("state"):
-            snap = request.state
-            if snap.model and snap.model != model.name:
-                raise InvalidInput(
-                    f"snapshot is of model {snap.model!r}, not {model.name!r}; open that model"
-                )
-            state = validation.session_state(model, snap.h, snap.c, snap.steps)
-        return self._core.open_session(model, state)
+        model = self._core.admit(request.model, request.version)
+        snapshot = convert.snapshot_from(request.state) if request.HasField("state") else None
+        return self._core.open_session(model, snapshot)

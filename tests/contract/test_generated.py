@@ -1,7 +1,8 @@
-"""The generated protobuf code in the client package matches the `.proto` sources.
+"""The generated protobuf code in the contract package matches the `.proto` sources.
 
-Generated code is not committed (`make proto` writes it); a `.proto` edited without
-regenerating must fail here, loudly, rather than show up as a wire mismatch later.
+Generated code is not committed (seqserve-contract's build writes it; `make proto` re-runs
+that); a `.proto` edited without regenerating must fail here, loudly, rather than show up
+as a wire mismatch later.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTO = ROOT / "proto"
-GENERATED = ROOT / "client" / "src"
+GENERATED = ROOT / "contract" / "src"
 SOURCES = sorted(PROTO.rglob("*.proto"))
 
 
@@ -44,3 +45,17 @@ def test_generated_code_is_not_stale(source: Path, tmp_path: Path) -> None:
         fresh = (tmp_path / f"{stem}{suffix}").read_bytes()
         installed = (GENERATED / f"{stem}{suffix}").read_bytes()
         assert installed == fresh, f"{stem}{suffix} is stale: run `make proto`"
+
+
+def test_descriptors_hold_every_proto_file_as_protoc_reads_it(tmp_path: Path) -> None:
+    """`seqserve.contract.descriptors` (the server's KServe pool) is the sources' descriptor."""
+    from seqserve.contract.descriptors import descriptor_set, file_descriptor
+
+    fresh = tmp_path / "fresh.binpb"
+    names = [str(s.relative_to(PROTO)) for s in SOURCES]
+    args = ["grpc_tools.protoc", f"-I{PROTO}", f"--descriptor_set_out={fresh}", *names]
+    assert protoc.main(args) == 0
+    assert descriptor_set().SerializeToString() == fresh.read_bytes()
+    assert file_descriptor("seqserve/kserve/v2/grpc_service.proto").package == "inference"
+    with pytest.raises(KeyError, match=r"seqserve/v1/seqserve\.proto"):
+        file_descriptor("inference.proto")

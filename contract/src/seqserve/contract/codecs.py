@@ -33,6 +33,8 @@ class InputError(ValueError):
 
 def describe_input(info: pb.ModelInfo) -> str:
     """What a model accepts, in words: `5 ints in 0-9`, `1-10 "+" 1-10, e.g. "3+10"`."""
+    if info.kind == pb.SERVING_KIND_TENSOR:
+        return _tensors(info.graphs[0].inputs)
     spec = info.input
     if spec.kind == pb.DATA_KIND_TEXT:
         fmt = spec.format
@@ -46,13 +48,21 @@ def describe_input(info: pb.ModelInfo) -> str:
 
 def describe_output(info: pb.ModelInfo) -> str:
     """What a model answers, in words: `text, 2 symbols`, `3 ints in 0-50`, `value`."""
+    if info.kind == pb.SERVING_KIND_TENSOR:
+        return _tensors(info.graphs[0].outputs)
     spec = info.output
+    upto = "up to " if info.decode.HasField("end_symbol") else ""
     if spec.kind == pb.DATA_KIND_TEXT:
-        return f"text, {spec.length} symbols"
+        return f"text, {upto}{spec.length} symbols"
     if spec.kind == pb.DATA_KIND_VALUE:
         return "value (+ rounded)"
     count = "1 int" if spec.length == 1 else f"{spec.length} ints"
-    return f"{count} in {spec.min_value}-{spec.max_value}"
+    return f"{upto}{count} in {spec.min_value}-{spec.max_value}"
+
+
+def _tensors(specs: Sequence[pb.TensorSpec]) -> str:
+    """A tensor model's tensors: `x float32[-1,3], k int64[-1,1]` (-1: any size)."""
+    return ", ".join(f"{t.name} {t.dtype}[{','.join(map(str, t.shape))}]" for t in specs)
 
 
 def _fail(info: pb.ModelInfo, got: str) -> InputError:

@@ -1,0 +1,1 @@
+../contract/dependent_setup.py
