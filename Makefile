@@ -60,13 +60,16 @@ typecheck: $(STAMP)
 check: lint typecheck
 
 # Reliability runs at full length (tests/reliability; `make test` runs them shorter):
-# fuzz sends FUZZ_EXAMPLES hypothesis-generated requests, soak runs SOAK_SECONDS of 64 clients.
+# fuzz sends FUZZ_EXAMPLES hypothesis-generated requests, then the HTTP/2-level attacks (raw
+# h2 frames: rapid reset for ATTACK_SECONDS, stream floods); soak runs SOAK_SECONDS of 64 clients.
 FUZZ_EXAMPLES ?= 12000
+ATTACK_SECONDS ?= 10
 SOAK_SECONDS ?= 60
 
 fuzz: $(STAMP)
 	$(MAKE) --no-print-directory train export
 	SEQSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -s -m slow tests/reliability/test_fuzz.py
+	SEQSERVE_ATTACK_SECONDS=$(ATTACK_SECONDS) $(VENV)/bin/pytest -s tests/reliability/test_http2.py
 
 soak: $(STAMP)
 	$(MAKE) --no-print-directory train export

@@ -51,7 +51,7 @@ def test_service_config_round_robin_and_retries_for_idempotent_calls_only() -> N
         ("seqserve.v1.SeqServe", "PredictStream"),
         ("grpc.health.v1.Health", None),
     }  # no Session: it holds server-side state
-    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE", "CANCELLED"]
     assert method["retryPolicy"]["maxAttempts"] >= 3
 
 

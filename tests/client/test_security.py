@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from seqserve.client import TLS, Client, Unauthenticated, Unavailable
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-0123"
 
 
 def _name(common: str) -> x509.Name:

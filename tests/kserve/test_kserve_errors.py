@@ -48,8 +48,16 @@ def test_unknown_model(triton_client: Client) -> None:
 def test_unknown_version(triton_client: Client) -> None:
     code, message = failure(triton_client.infer, "sum_mlp", [ints([[1, 2]])], model_version="99")
     assert code == NOT_FOUND and "has no version 99" in message
+    allowed = "model version must be a whole number of at most 10 digits 0-9"
     code, message = failure(triton_client.infer, "sum_mlp", [ints([[1, 2]])], model_version="v2")
-    assert code == INVALID and message == "model version must be a whole number; got 'v2'"
+    assert code == INVALID and message == f"{allowed}; got 'v2'"
+    # digits of other scripts are not versions; a huge number is refused, not looked up
+    for version in ("\u00b2", "\u0663", "9" * 5000):
+        code, message = failure(
+            triton_client.infer, "sum_mlp", [ints([[1, 2]])], model_version=version
+        )
+        assert code == INVALID and message.startswith(allowed), message
+        assert len(message) < 200  # the version is echoed cut short
 
 
 def test_wrong_input_name(triton_client: Client) -> None:

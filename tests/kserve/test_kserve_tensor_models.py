@@ -92,8 +92,11 @@ def warmup_of(name: str, shape: list[int]) -> Callable[[pb.ModelInfo], None]:
 
 # model -> (how its version folder is made, words its not-ready reason must contain)
 BAD: dict[str, tuple[Callable[[Path], Any], tuple[str, ...]]] = {
-    "not_onnx": (lambda f: (f / "model.onnx").write_bytes(b"not a graph"), ("onnxruntime",)),
-    "external": (external_data, ("external data", "weights")),
+    "not_onnx": (
+        lambda f: (f / "model.onnx").write_bytes(b"not a graph"),
+        ("not a readable ONNX model",),
+    ),
+    "external": (external_data, ("external data", "SHA-256")),
     "missing_tensor": (
         lambda f: pin(f, rename("x", "image")),
         ("inputs", "image", "'x'"),
@@ -362,6 +365,7 @@ def test_manifest_command_pins_the_graph(tmp_path: Path, launch_server: Callable
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 1 and "--force" in again.stderr
     write(folder, scale_and_count(batch=2))  # the graph changes after pinning
+    write(tmp_path / "repo" / "other" / "1", scale_and_count())  # serving, so health is SERVING
     server = launch_server(tmp_path / "repo")
     with grpc.insecure_channel(server.target) as channel:
         status = pb_grpc.SeqServeStub(channel).GetModel(pb.GetModelRequest(name="scale"))

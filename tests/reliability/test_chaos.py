@@ -171,7 +171,10 @@ def test_cancelled_streams_leave_nothing_behind(
                 answer = stub.Predict(full, timeout=10)
                 break
             except grpc.RpcError as exc:  # the last cancellations leave at the next step
-                assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc
+                # (or the transport still counts them against the connection's stream
+                # limit: the stream is refused, UNAVAILABLE, safe to retry)
+                codes = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
+                assert exc.code() in codes, exc
                 assert time.monotonic() < deadline, "cancelled streams still hold places"
                 time.sleep(0.1)
         assert len(answer.results) == active + queued

@@ -51,7 +51,7 @@ def secured(
     repo: Path, pki: dict[str, Path], launch_server: Callable[..., RunningServer], tmp_path_factory
 ) -> RunningServer:
     tokens = tmp_path_factory.mktemp("tokens") / "tokens"
-    tokens.write_text(f"# accepted\n{TOKENS[0]}\n\n{TOKENS[1]}  # rotated in\n")
+    tokens.write_text(f"# accepted\n{TOKENS[0]}\n\n# rotated in\n{TOKENS[1]}\n")
     flags = ["--tls-cert", str(pki["server_cert"]), "--tls-key", str(pki["server_key"])]
     flags += ["--tls-client-ca", str(pki["ca"]), "--auth-tokens-file", str(tokens)]
     server = launch_server(repo, *flags, "--no-reflection", wait=False)

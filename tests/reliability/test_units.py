@@ -15,10 +15,36 @@ from seqserve.server.settings import Settings
 
 def test_tokens_from_both_sources(tmp_path: Path) -> None:
     file = tmp_path / "tokens"
-    file.write_text("# comment\n tok-b \n\ntok-c  # trailing comment\n")
-    settings = Settings(auth_tokens="tok-a, ,tok-a2", auth_tokens_file=file)
-    assert load_tokens(settings) == [b"tok-a", b"tok-a2", b"tok-b", b"tok-c"]
+    file.write_text("# comment\n token-b-0123456789 \n\n  # indented comment\ntoken#c-0123456789\n")
+    settings = Settings(
+        auth_tokens="token-a-0123456789, ,token-a2-012345678", auth_tokens_file=file
+    )
+    assert load_tokens(settings) == [
+        b"token-a-0123456789",
+        b"token-a2-012345678",
+        b"token-b-0123456789",
+        b"token#c-0123456789",  # a token line is the whole line: '#' inside is part of it
+    ]
     assert load_tokens(Settings()) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("secret#tail", "11 characters"),  # was read as the token 'secret'
+        ("x", "1 characters"),
+        ("long-enough-token-0123  # rotated in", "including whitespace"),
+    ],
+)
+def test_short_tokens_and_comments_after_tokens_are_refused(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    file = tmp_path / "tokens"
+    file.write_text(f"# tokens\n{line}\n")
+    with pytest.raises(AuthConfigError, match=why) as raised:
+        load_tokens(Settings(auth_tokens_file=file))
+    assert "at least 16 characters" in str(raised.value)
+    assert line.split()[0] not in str(raised.value)  # the token itself is never echoed
 
 
 def test_configured_but_empty_or_unreadable_is_an_error(tmp_path: Path) -> None:

@@ -142,10 +142,10 @@ def typed(item: Sequence[object]) -> list[tuple[type, object]]:
 def in_order(
     model: ModelVersion, inputs: Sequence[pb.Input], max_items: int, max_length: int
 ) -> object:
-    """The answer of the checks one after the other: lengths, batch size, each input."""
+    """The answer of the checks one after the other: batch size, lengths, each input."""
     try:
-        limits.check_input_lengths(inputs, max_length)
         validation.check_batch(model, len(inputs), max_items)
+        limits.check_input_lengths(inputs, max_length)
     except InvalidInput as exc:
         return str(exc)
     items = []
@@ -286,7 +286,8 @@ def test_an_oversized_input_is_refused_before_a_bad_one(models: list[ModelVersio
         "input 0: reverse expects 6 ints in 1-50; got 0 at position 0"
     )
     good = pb.Input(ints=pb.Ints(values=[1] * 6))
-    assert validated(reverse, [good] * 3 + [huge], 2, 6).startswith("input 3 has 7 elements")
+    # the batch count is checked first: no input is read when there are too many
+    assert validated(reverse, [good] * 3 + [huge], 2, 6).startswith("batch of 4 inputs")
     assert validated(reverse, [good] * 3, 2, 6).startswith("batch of 3 inputs is over the limit")
     assert validated(reverse, [good], 256, 5).startswith("input 0 has 6 elements")
 

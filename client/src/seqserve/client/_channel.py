@@ -4,9 +4,11 @@
   host is resolved once, here, into a static `ipv4:`/`ipv6:` address list), or any gRPC
   target URI passed through unchanged (`dns:///seqserve-headless:50051`, `unix:...`).
 - Calls are spread over every address with the `round_robin` policy; idempotent calls
-  (ListModels, GetModel, Predict, PredictStream, health) are retried on UNAVAILABLE by
-  gRPC itself (service config `retryPolicy`), so a replica dying mid-call is not seen by
-  the caller. Session streams hold server-side state and are never retried.
+  (ListModels, GetModel, Predict, PredictStream, health) are retried by gRPC itself
+  (service config `retryPolicy`) on UNAVAILABLE (a server shutting down refuses new calls
+  so) and on CANCELLED from the server (a call a stopping server had received but not
+  started), so a replica restarting or dying mid-call is not seen by the caller. Session
+  streams hold server-side state and are never retried.
   With `wait_for_ready=True` those calls also wait (within their deadline) while no
   server accepts connections, which rides out a single server's restart.
 - Keepalive pings detect dead connections on long idle streams (sessions); their
@@ -93,7 +95,7 @@ def _read(source: PathOrBytes | None) -> bytes | None:
 
 
 def service_config(wait_for_ready: bool = False) -> str:
-    """round_robin over every address; retry idempotent calls on UNAVAILABLE.
+    """round_robin over every address; retry idempotent calls on UNAVAILABLE and CANCELLED.
 
     `wait_for_ready`: idempotent calls wait (within their deadline) for a server to accept
     connections instead of failing at once while none does, e.g. during a restart.
@@ -103,7 +105,7 @@ def service_config(wait_for_ready: bool = False) -> str:
         "initialBackoff": "0.05s",
         "maxBackoff": "1s",
         "backoffMultiplier": 2,
-        "retryableStatusCodes": ["UNAVAILABLE"],
+        "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
     }
     names = [{"service": SERVICE, "method": m} for m in IDEMPOTENT_METHODS]
     health = [{"service": HEALTH_SERVICE}]

@@ -88,7 +88,7 @@ def manifest_parser() -> argparse.ArgumentParser:
 
 def manifest_main(argv: Sequence[str]) -> int:
     from seqserve.contract.manifest import MANIFEST, dump_manifest
-    from seqserve.server.repository.checks import LoadError, check_self_contained
+    from seqserve.server.repository.checks import LoadError, check_no_external_data
     from seqserve.server.repository.derive import GRAPH, derive_manifest
 
     args = manifest_parser().parse_args(argv)
@@ -101,7 +101,7 @@ def manifest_main(argv: Sequence[str]) -> int:
         )
         return 2
     try:
-        check_self_contained(folder / GRAPH)
+        check_no_external_data(folder / GRAPH)
         info = derive_manifest(folder, folder.parent.name, int(folder.name))
     except (LoadError, OSError) as exc:
         print(f"seqserve-server manifest: {folder}: {exc}", file=sys.stderr)

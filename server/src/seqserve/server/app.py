@@ -11,7 +11,9 @@ from pathlib import Path
 
 from seqserve.server import __version__, heap, metrics, metrics_endpoint
 from seqserve.server.api.server import create_server, set_health
+from seqserve.server.calls import active_calls
 from seqserve.server.core import InferenceCore
+from seqserve.server.errors import StartupError
 from seqserve.server.repository.reload import Reloader
 from seqserve.server.settings import Settings
 
@@ -22,11 +24,17 @@ HEAVY_MODULES = ("tensorflow", "keras", "torch", "jax", "tf2onnx")
 
 class App:
     def __init__(self, settings: Settings) -> None:
+        if not settings.models.is_dir():
+            what = "does not exist" if not settings.models.exists() else "is not a folder"
+            raise StartupError(
+                f"model repository {settings.models} {what}; --models names a folder of "
+                "<name>/<version>/ folders"
+            )
         self.settings = settings
         self.core = InferenceCore(settings)
         self.server, self.port, self.health = create_server(settings, self.core)
         self._stopping = asyncio.Event()
-        self.reloader = Reloader(self.core.repository, settings.poll)
+        self.reloader = Reloader(self.core.repository, settings.poll, self._update_health)
         self.metrics_port: int | None = None
 
     async def start(self) -> None:
@@ -39,10 +47,15 @@ class App:
             _write_atomic(self.settings.port_file, f"{self.port}\n")
         self._start_metrics()
         await self.core.load()
+        states = self.core.states()
+        if not states and not self.settings.allow_empty:
+            raise StartupError(
+                f"no model versions under {self.settings.models}; add <name>/<version>/ "
+                "folders, or pass --allow-empty to start without (NOT_SERVING until one loads)"
+            )
         heap.freeze()  # models loaded later by a reload are collected as usual
         await self.reloader.start()
-        await set_health(self.health, True)
-        states = self.core.states()
+        await self._update_health()
         ready = sum(s.ready for s in states)
         log.info(
             "serving %d/%d models in %.0f ms%s",
@@ -55,13 +68,19 @@ class App:
             heavy = sorted(m for m in HEAVY_MODULES if m in sys.modules)
             log.info("heavy modules loaded: %s", ", ".join(heavy) or "none")
 
+    async def _update_health(self) -> None:
+        """SERVING while at least one model version is ready to answer; NOT_SERVING while
+        none is (an empty repository, every version refused) or once draining."""
+        serving = not self.core.draining and any(s.ready for s in self.core.states())
+        await set_health(self.health, serving)
+
     def _start_metrics(self) -> None:
         """Readiness and build info for /metrics; the endpoint itself when a port is set."""
         metrics.watch_models(self._versions)
         metrics.set_build_info(__version__, device=self.settings.device.value)
         if self.settings.metrics_port:
             self.metrics_port = metrics_endpoint.serve(
-                self.settings.host, self.settings.metrics_port
+                self.settings.metrics_host, self.settings.metrics_port
             )
 
     def _versions(self) -> list[metrics.VersionState]:
@@ -80,12 +99,18 @@ class App:
         await self._stopping.wait()
 
     async def stop(self) -> None:
-        """NOT_SERVING, stop accepting, let in-flight calls finish within the grace period."""
+        """A rolling restart costs callers nothing: NOT_SERVING at once (load balancers
+        move on); new calls are refused with UNAVAILABLE before any work (clients retry
+        them on another replica); the calls in flight finish, for up to the grace period;
+        then the server closes its connections (GOAWAY) and cancels what is left."""
         grace = self.settings.grace
+        started = time.monotonic()
         log.info("shutting down (grace %.1f s)", grace)
         await self.health.enter_graceful_shutdown()
         self.core.drain()
-        await self.server.stop(grace)
+        if not await active_calls.wait_idle(grace):
+            log.warning("grace period over: cancelling %d calls in flight", active_calls.count)
+        await self.server.stop(max(0.0, grace - (time.monotonic() - started)))
         await self.reloader.stop()
         await self.core.close()
         log.info("stopped")

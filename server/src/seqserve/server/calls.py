@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 from dataclasses import dataclass
 
@@ -18,6 +20,42 @@ class CallState:
 current_call: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
     "seqserve_call", default=None
 )
+
+
+class ActiveCalls:
+    """How many calls are being served (the interceptor counts them), so that a stopping
+    server can let them finish before it closes its connections; once `closing`, new
+    calls are not taken."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.closing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> bool:
+        """Count a new call; False (not counted) once closing: refuse it."""
+        if self.closing:
+            return False
+        self.count += 1
+        self._idle.clear()
+        return True
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Take no new calls; whether every call ended within `timeout` seconds."""
+        self.closing = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        return self.count <= 0
+
+
+active_calls = ActiveCalls()
 
 
 @dataclass(slots=True)

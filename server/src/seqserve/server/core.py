@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 
-from seqserve.server import limits, validation
+from seqserve.server import ids, limits, validation
 from seqserve.server.engines import Arrays, Engine, StepEngine, TensorEngine
 from seqserve.server.engines.base import kind_name
 from seqserve.server.errors import InvalidInput, ShuttingDown, Starting
@@ -44,7 +44,9 @@ class PredictAnswer:
 class InferenceCore:
     def __init__(self, settings: Settings, factory: SessionFactory | None = None) -> None:
         self.settings = settings  # read to describe the configuration (KServe ModelConfig)
-        self._sessions = SessionStore(settings.max_sessions, settings.session_idle_timeout)
+        self._sessions = SessionStore(
+            settings.max_sessions, settings.session_idle_timeout, settings.session_detached_grace
+        )
         self._totals = Totals()
         self.repository = Repository(
             settings,
@@ -55,6 +57,7 @@ class InferenceCore:
         self._max_items = settings.max_batch_items
         self._max_length = settings.max_input_length
         self._default_budget = settings.default_deadline or None
+        self.max_answer_bytes = settings.max_message_bytes  # an answer must fit in a message
         self._sequences = Sequences(self._sessions, settings.max_sessions)
         self.loaded = False
         self.draining = False
@@ -95,7 +98,7 @@ class InferenceCore:
         return self.repository.states()
 
     def state(self, name: str, version: int = 0) -> ModelState:
-        return self.repository.state(name, version)
+        return self.repository.state(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
 
     # ------------------------------------------------------------ admission
 
@@ -105,7 +108,7 @@ class InferenceCore:
             raise Starting()
         if self.draining:
             raise ShuttingDown()
-        return self.repository.resolve(name, version)
+        return self.repository.resolve(ids.check("model name", name, ids.MAX_MODEL_NAME), version)
 
     def predict_request(
         self, model: ModelVersion, inputs: Sequence[pb.Input], time_remaining: float | None
@@ -129,6 +132,11 @@ class InferenceCore:
         """A tensor model's inputs (of the graph's names, types, shapes) -> a validated
         request with its deadline."""
         return validation.tensors(model, arrays, self._max_items, self._deadline(time_remaining))
+
+    def refuse_large_batch(self, info: pb.ModelInfo, count: int) -> None:
+        """Refuse a batch size out of range on its declared count, before a front-end
+        reads any of its items."""
+        validation.check_batch(info, count, self._max_items)
 
     def refuse_long_inputs(self, sizes: Iterable[int], unit: str) -> None:
         """Refuse an input over `max_input_length` before a front-end decodes it (`unit`:
@@ -196,7 +204,7 @@ class InferenceCore:
             raise Starting()
         if self.draining and new_stream:
             raise ShuttingDown()
-        return self._sessions.get(session_id)
+        return self._sessions.get(ids.check("session id", session_id, ids.MAX_SESSION_ID))
 
     async def step(self, session: Session, symbol: int) -> StepAnswer:
         return await session.step(validation.step_symbol(session.model, symbol))
@@ -204,10 +212,17 @@ class InferenceCore:
     def close_session(self, session_id: str) -> None:
         self._sessions.close(session_id)
 
+    def detach_session(self, session_id: str) -> None:
+        """The session's stream ended without a close or a snapshot (see `SessionStore`)."""
+        self._sessions.detach(session_id)
+
     async def step_sequence(
         self, model: ModelVersion, sequence: str, symbol: int, *, start: bool, end: bool
     ) -> StepAnswer:
-        """One step of a named sequence: `start` opens it afresh, `end` closes it after."""
+        """One step of a named sequence: `start` opens it afresh, `end` closes it after.
+        Everything is checked before the sequence is touched: a refused step changes
+        nothing."""
+        ids.check("sequence id", sequence, ids.MAX_SEQUENCE_ID)
         checked = validation.step_symbol(model, symbol)
         if start:
             _check_stateful(model)

@@ -20,6 +20,13 @@ They never carry internals (tracebacks, onnxruntime messages).
 
 from __future__ import annotations
 
+SHOWN = 64  # characters of a caller's identifier echoed in a message or log line
+
+
+def shown(value: str, limit: int = SHOWN) -> str:
+    """A caller's identifier as echoed: cut to `limit` characters (an ellipsis marks it)."""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
 
 class StartupError(RuntimeError):
     """The server cannot start as configured (e.g. the device); reported once, then exit."""
@@ -36,19 +43,19 @@ class SeqServeError(Exception):
 class ModelNotFound(SeqServeError):
     def __init__(self, name: str, available: list[str]) -> None:
         known = ", ".join(available) or "none"
-        super().__init__(f"model {name!r} not found; models: {known}")
+        super().__init__(f"model {shown(name)!r} not found; models: {known}")
 
 
 class VersionNotFound(SeqServeError):
     def __init__(self, name: str, version: int, available: list[int]) -> None:
         known = ", ".join(map(str, available)) or "none"
-        super().__init__(f"model {name!r} has no version {version}; versions: {known}")
+        super().__init__(f"model {shown(name)!r} has no version {version}; versions: {known}")
 
 
 class SessionNotFound(SeqServeError):
     def __init__(self, session_id: str) -> None:
         super().__init__(
-            f"session {session_id!r} not found (unknown, closed or evicted after idling); "
+            f"session {shown(session_id)!r} not found (unknown, closed or evicted after idling); "
             "open a new one or resume from a snapshot"
         )
 

@@ -66,16 +66,63 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Characters that end a line in some reader (str.splitlines, editors, log shippers): in the
+# human format a caller's text could otherwise forge a log line of its own.
+_LINE_BREAKS = {
+    c: f"\\u{c:04x}" for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
+}
+
+
+class HumanFormatter(logging.Formatter):
+    """`HUMAN_FORMAT`, one line per record: line breaks inside the message are escaped
+    (`\\u2028`); a traceback still follows on lines of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_LINE_BREAKS)
+
+
 def _iso(created: float) -> str:
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{whole}.{int(created % 1 * 1000):03d}Z"
+
+
+class RateLimitedLog:
+    """At most `count` records per `period` seconds through `logger`; past that, records
+    are dropped and counted, and the next one that passes says how many were dropped. For
+    events a caller can cause at will (refused calls), so an attack cannot flood the log."""
+
+    def __init__(self, logger: logging.Logger, count: int, period: float) -> None:
+        self._logger = logger
+        self._count = count
+        self._period = period
+        self._window = 0.0
+        self._passed = 0
+        self._dropped = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        self.log(logging.WARNING, message, *args)
+
+    def log(self, level: int, message: str, *args: object, **kwargs: object) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        now = time.monotonic()
+        if now - self._window >= self._period:
+            self._window, self._passed = now, 0
+        if self._passed >= self._count:
+            self._dropped += 1
+            return
+        self._passed += 1
+        if self._dropped:
+            message = f"{message} (and {self._dropped} more like it not logged)"
+            self._dropped = 0
+        self._logger.log(level, message, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def configure(level: str, as_json: bool) -> None:
     """The process's one log handler (stderr); called only by `__main__`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(HUMAN_FORMAT))
+    handler.setFormatter(JsonFormatter() if as_json else HumanFormatter(HUMAN_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

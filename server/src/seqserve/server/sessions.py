@@ -4,6 +4,11 @@ A session starts from zeros (or from a client-held snapshot), steps one symbol a
 through its model's `StepEngine` (whose batcher merges concurrent steps of different
 sessions into one call), and can be reset, snapshotted, re-attached by id, and closed.
 
+A session whose stream ended without closing it is kept for re-attaching by id: for the
+idle timeout when the caller took a snapshot on that stream (it means to come back), else
+for `detached_grace` seconds only, so callers that drop their streams (or a flood of
+abandoned sessions) cannot hold `max_sessions` for the whole idle timeout.
+
 `Sequences` names sessions by the caller's own sequence ids (the Open Inference Protocol's
 sequence extension): the same store, the same limits and idle eviction.
 """
@@ -54,6 +59,7 @@ class Session:
     steps: int = 0
     last_used: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    idle_limit: float | None = None  # None: the store's idle timeout
 
     async def step(self, symbol: int) -> StepAnswer:
         async with self.lock:
@@ -81,7 +87,10 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, max_sessions: int, idle_timeout: float) -> None:
+    def __init__(
+        self, max_sessions: int, idle_timeout: float, detached_grace: float = 10.0
+    ) -> None:
+        self.detached_grace = detached_grace
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self._sessions: dict[str, Session] = {}
@@ -114,7 +123,15 @@ class SessionStore:
                 metrics.sessions_evicted(1)
             raise SessionNotFound(session_id)
         session.last_used = time.monotonic()
+        session.idle_limit = None
         return session
+
+    def detach(self, session_id: str) -> None:
+        """The session's stream ended without a close or a snapshot: keep it for
+        `detached_grace` seconds (from its last use) for a re-attach, no longer."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.idle_limit = min(self.detached_grace, self.idle_timeout)
 
     def close(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
@@ -124,7 +141,8 @@ class SessionStore:
         return any(session.model is model for session in self._sessions.values())
 
     def _idle(self, session: Session, now: float) -> bool:
-        return not session.lock.locked() and now - session.last_used > self.idle_timeout
+        limit = self.idle_timeout if session.idle_limit is None else session.idle_limit
+        return not session.lock.locked() and now - session.last_used > limit
 
     def evict_idle(self) -> int:
         now = time.monotonic()
@@ -138,7 +156,7 @@ class SessionStore:
 
     async def evict_forever(self) -> None:
         """Background task: sweep idle sessions a few times per timeout."""
-        period = min(max(self.idle_timeout / 4, 0.05), 30.0)
+        period = min(max(min(self.idle_timeout, self.detached_grace) / 4, 0.05), 30.0)
         while True:
             await asyncio.sleep(period)
             self.evict_idle()

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     session_idle_timeout: float = Field(
         300.0, gt=0, description="seconds after which an idle session is evicted"
     )
+    session_detached_grace: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a session whose stream ended without close or snapshot is "
+        "kept for re-attaching by id (with a snapshot: the idle timeout)",
+    )
     max_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="largest gRPC message received or sent"
     )
@@ -165,6 +171,23 @@ class Settings(BaseSettings):
         le=65535,
         description="serve Prometheus metrics at http://HOST:PORT/metrics (0: off; 9090 "
         "is the usual choice)",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="address of the metrics endpoint; loopback by default, since /metrics "
+        "has no authentication (0.0.0.0 or :: to let a scraper on another host read it)",
+    )
+    max_streams_per_connection: int = Field(
+        100,
+        ge=1,
+        description="most concurrent calls (HTTP/2 streams) one connection may hold open, "
+        "authenticated or not; further streams are refused (REFUSED_STREAM) by the "
+        "transport before any server code runs",
+    )
+    allow_empty: bool = Field(
+        False,
+        description="start even when the repository holds no model (health stays "
+        "NOT_SERVING until one is ready, e.g. filled later with --poll)",
     )
     report_modules: bool = Field(
         False,

@@ -4,8 +4,9 @@ The shared codec (`seqserve.contract.codecs`) is the authority on what an input 
 this module applies it, checks the batch limits, and wraps codec errors as `InvalidInput`.
 Nothing behind this point sees a raw protobuf input.
 
-A request is refused for the first of: an input over `max_input_length`, a batch size out
-of range, an input the codec refuses (the first of those). A request that is plainly fine
+A request is refused for the first of: a batch size out of range (on the count alone, so a
+million-item request costs no per-item work), an input over `max_input_length`, an input
+the codec refuses (the first of those). A request that is plainly fine
 takes each model's `codecs.Codec` shortcut; any other takes the checks in that order.
 """
 
@@ -24,6 +25,8 @@ from seqserve.server.errors import InvalidInput, WrongApi
 from seqserve.server.repository import ModelVersion
 from seqserve.server.results import Encoded
 from seqserve.v1 import seqserve_pb2 as pb
+
+MAX_SESSION_STEPS = 2**53 - 1  # a snapshot's step count: any real session, and room to count on
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +61,12 @@ def refuse_tensor_model(model: ModelVersion) -> None:
         raise WrongApi(model.name)
 
 
-def check_batch(model: ModelVersion, count: int, max_items: int) -> None:
+def check_batch(model: ModelVersion | pb.ModelInfo, count: int, max_items: int) -> None:
+    """The batch size is 1-`max_items`: checked on the count alone, before any item is read."""
+    info = model if isinstance(model, pb.ModelInfo) else model.info
     if count == 0:
         raise InvalidInput(
-            f"empty batch: send 1-{max_items} inputs, each {codecs.describe_input(model.info)}"
+            f"empty batch: send 1-{max_items} inputs, each {codecs.describe_input(info)}"
         )
     if count > max_items:
         raise InvalidInput(
@@ -91,8 +96,8 @@ def predict_from_messages(
 def _checked_messages(
     model: ModelVersion, inputs: Sequence[pb.Input], max_items: int, max_length: int
 ) -> tuple[Encoded, ...]:
+    check_batch(model, len(inputs), max_items)  # on the count, before any item is read
     limits.check_input_lengths(inputs, max_length)
-    check_batch(model, len(inputs), max_items)
     items: list[Encoded] = []
     for index, message in enumerate(inputs):
         try:
@@ -157,6 +162,6 @@ def session_state(
         )
     if not all(math.isfinite(v) for v in (*h, *c)):
         raise InvalidInput(f"{model.name} session state must be finite numbers")
-    if steps < 0:
-        raise InvalidInput(f"session state steps must be >= 0; got {steps}")
+    if not 0 <= steps <= MAX_SESSION_STEPS:
+        raise InvalidInput(f"session state steps must be 0-{MAX_SESSION_STEPS}; got {steps}")
     return ValidState(np.asarray(h, np.float32), np.asarray(c, np.float32), steps)

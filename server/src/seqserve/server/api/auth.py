@@ -1,33 +1,47 @@
-"""Bearer-token authentication: a server interceptor on every method but health checks.
+"""Bearer-token authentication: a server interceptor on every method but the health check.
 
 Callers send `authorization: Bearer <token>` metadata. Accepted tokens come from the
 `auth_tokens` setting (comma-separated, usually `SEQSERVE_AUTH_TOKENS`) and/or a file
-(`auth_tokens_file`, one per line, `#` comments); several may be valid at once, so a token
-can be rotated without downtime. Every presented token is compared with every accepted
-one by `hmac.compare_digest`, without stopping at the first match, so the time taken does
-not depend on how much of a token matched. A missing or wrong token ends the call with
+(`auth_tokens_file`: each line is one whole token; lines that start with `#` are comments,
+blank lines are skipped); several may be valid at once, so a token can be rotated without
+downtime. A token shorter than `MIN_TOKEN_LENGTH` characters, or holding whitespace, is
+refused at start (a typo or a comment on a token's line must not become a weak token).
+Every presented token is compared with every accepted one by `hmac.compare_digest`,
+without stopping at the first match, so the time taken does not depend on how much of a
+token matched. A missing or wrong token ends the call with
 `UNAUTHENTICATED` before any servicer code runs; the message never echoes the token.
 
-`grpc.health.v1.Health` stays open (load balancers and kubelets probe it without
-credentials); reflection is a normal method here and can be switched off (`reflection`).
+Only `grpc.health.v1.Health/Check` stays open (load balancers and kubelets probe it without
+credentials); `Watch` streams need a token. Reflection is a normal method here and can be
+switched off (`reflection`). An unauthenticated call to a method that does not exist gets
+the same `UNAUTHENTICATED` as one to a method that does, so method names cannot be probed.
+Refusals are logged at most `REFUSAL_LOG_PER_MINUTE` times a minute (then one line with the
+count); each is counted in the metrics by the observing interceptor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import grpc
 
 from seqserve.server.api.plumbing import Continuation, rewrapped
+from seqserve.server.errors import shown
+from seqserve.server.logs import RateLimitedLog
 from seqserve.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
+EXEMPT_METHODS = frozenset({"/grpc.health.v1.Health/Check"})
 SCHEME = "bearer "
+MIN_TOKEN_LENGTH = 16
+REFUSAL_LOG_PER_MINUTE = 10
+REFUSAL_DELAY_S = 0.25  # how long a refused call holds its stream (see hold_refused_stream)
 
 
 class AuthConfigError(OSError):
@@ -46,12 +60,20 @@ def load_tokens(settings: Settings) -> list[bytes]:
             raise AuthConfigError(
                 f"cannot read --auth-tokens-file {settings.auth_tokens_file}: {exc.strerror}"
             ) from None
-        tokens += [line.split("#", 1)[0] for line in text.splitlines()]
-    accepted = [t.strip().encode() for t in tokens if t.strip()]
+        tokens += [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    accepted = [t.strip() for t in tokens if t.strip()]
     configured = settings.auth_tokens is not None or settings.auth_tokens_file is not None
     if configured and not accepted:
         raise AuthConfigError("token authentication configured but no token given")
-    return accepted
+    for index, token in enumerate(accepted, 1):
+        if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
+            raise AuthConfigError(
+                f"accepted token {index} has {len(token)} characters"
+                + (" including whitespace" if any(c.isspace() for c in token) else "")
+                + f"; tokens are at least {MIN_TOKEN_LENGTH} characters without whitespace "
+                "(in a file, one whole token per line; comments on lines starting with #)"
+            )
+    return [token.encode() for token in accepted]
 
 
 def presented_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
@@ -79,26 +101,46 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if not tokens:
             raise AuthConfigError("TokenAuthInterceptor needs at least one token")
         self._tokens = tokens
+        self._log = RateLimitedLog(log, REFUSAL_LOG_PER_MINUTE, 60.0)
 
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         method: str = details.method
-        if method.startswith(EXEMPT_PREFIXES):
+        if method in EXEMPT_METHODS:
             return await continuation(details)
         token = presented_token(details.invocation_metadata)
         if token is not None and token_matches(token, self._tokens):
             return await continuation(details)
+        # unknown methods are refused alike: an unauthenticated caller learns no names
         handler = await continuation(details)
-        if handler is None:  # unknown method: UNIMPLEMENTED reveals nothing more
-            return None
         why = "missing" if token is None else "invalid"
-        log.warning("refused %s: %s bearer token", method, why)
+        self._log.warning("refused %s: %s bearer token", shown(method), why)
+        await hold_refused_stream()  # here: a reset stream never reaches the handler
         return _refusal(handler, f"{why} bearer token: send 'authorization: Bearer <token>'")
 
 
-def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that ends the call with UNAUTHENTICATED."""
+async def hold_refused_stream() -> None:
+    """Keep a refused call, and so its HTTP/2 stream, for `REFUSAL_DELAY_S`, even when the
+    peer resets it meanwhile.
+
+    grpc core counts a stream against the connection's `max_concurrent_streams` until the
+    server has finished with it. Held here, a peer without a token can have at most that
+    many refusals in progress per connection, whatever rate it opens and resets streams
+    at ("rapid reset"): the transport refuses its further streams before any Python code
+    runs, and authenticated callers keep the server.
+    """
+    deadline = time.monotonic() + REFUSAL_DELAY_S
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.sleep(remaining)
+        except asyncio.CancelledError:  # the peer reset the stream: hold it all the same
+            continue
+
+
+def _refusal(handler: grpc.RpcMethodHandler | None, message: str) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` (unary for an unknown method) that ends the
+    call with UNAUTHENTICATED."""
 
     async def abort(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
@@ -108,4 +150,6 @@ def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHand
         yield  # pragma: no cover  (makes this an async generator)
 
     # No deserializer: an unauthenticated caller's bytes are never parsed.
+    if handler is None:  # an unknown method: refused alike, as if it were a unary one
+        return grpc.unary_unary_rpc_method_handler(abort)
     return rewrapped(handler, abort_stream if handler.response_streaming else abort, None)

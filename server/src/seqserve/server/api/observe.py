@@ -15,7 +15,9 @@
   Failed calls are logged once: caller errors at INFO, overload and unavailability at
   WARNING, and an unexpected exception at ERROR with its traceback. INTERNAL errors are
   logged with their traceback by `api.status` under the same request id (and the caller
-  sees that id), so their access line stays at the access level.
+  sees that id), so their access line stays at the access level. Failed calls' lines are
+  rate-limited (`FAILED_LINES_PER_10S`, then one line with the count left out); the
+  metrics count every call.
 """
 
 from __future__ import annotations
@@ -31,14 +33,19 @@ from typing import Any
 
 import grpc
 
+from seqserve.server import ids
 from seqserve.server.api.plumbing import Behavior, HandlerCache, behavior_of, rewrapped
-from seqserve.server.calls import CallState, current_call
+from seqserve.server.calls import ActiveCalls, CallState, active_calls, current_call
+from seqserve.server.errors import ShuttingDown
+from seqserve.server.logs import RateLimitedLog
 from seqserve.server.metrics import RequestMetrics, known_model
 
 _peer: contextvars.ContextVar[str] = contextvars.ContextVar("seqserve_peer", default="-")
 
 HEADER = "x-request-id"
-MAX_ID_LENGTH = 128
+MAX_ID_LENGTH = ids.MAX_REQUEST_ID
+FAILED_LINES_PER_10S = 100
+NOT_AWAITED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 access_log = logging.getLogger("seqserve.server.access")
 log = logging.getLogger(__name__)
 
@@ -96,6 +103,7 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.access_level = access_level
         self._handlers = HandlerCache(self._wrap)
         self._requests = RequestMetrics()
+        self._failures = RateLimitedLog(access_log, FAILED_LINES_PER_10S, 10.0)
 
     async def intercept_service(
         self,
@@ -113,9 +121,12 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method = full_method.rpartition("/")[2]
         inner = behavior_of(handler)
         streamed = bool(handler.request_streaming)
+        # health and reflection streams last as long as their caller likes: a stopping
+        # server does not wait for them
+        active = None if full_method.startswith(NOT_AWAITED) else active_calls
         if handler.response_streaming:
-            return rewrapped(handler, self._streaming(inner, method, streamed))
-        return rewrapped(handler, self._unary(inner, method, streamed))
+            return rewrapped(handler, self._streaming(inner, method, streamed, active))
+        return rewrapped(handler, self._unary(inner, method, streamed, active))
 
     def _begin(
         self,
@@ -135,12 +146,17 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             call.model = model_of(request)
         return call, request
 
-    def _unary(self, inner: Behavior, method: str, streamed_requests: bool) -> Behavior:
+    def _unary(
+        self, inner: Behavior, method: str, streamed_requests: bool, active: ActiveCalls | None
+    ) -> Behavior:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
+            counted = active is not None and active.begin()
             try:
+                if active is not None and not counted:
+                    await _refuse_closing(context)
                 result = inner(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -149,20 +165,27 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 error = exc
                 raise
             finally:
+                if counted and active is not None:
+                    active.end()
                 self._finish(call, context, started, error)
 
         return behavior
 
-    def _streaming(self, inner: Behavior, method: str, streamed_requests: bool) -> Behavior:
+    def _streaming(
+        self, inner: Behavior, method: str, streamed_requests: bool, active: ActiveCalls | None
+    ) -> Behavior:
         if not inspect.isasyncgenfunction(inner):  # writes with context.write()
-            return self._unary(inner, method, streamed_requests)
+            return self._unary(inner, method, streamed_requests, active)
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
             call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
             first = True
+            counted = active is not None and active.begin()
             try:
+                if active is not None and not counted:
+                    await _refuse_closing(context)
                 async for response in inner(request, context):
                     if first:
                         first = False
@@ -172,6 +195,8 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 error = exc
                 raise
             finally:
+                if counted and active is not None:
+                    active.end()
                 self._finish(call, context, started, error)
 
         return behavior
@@ -222,7 +247,9 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         model = known_model(call.model)  # a caller's unknown name could carry newlines
         details = context.details() if code != "OK" else None
         peer = _peer.get()
-        access_log.log(
+        # failed calls a caller can repeat at will are logged at a bounded rate (all counted)
+        line = self._failures if code != "OK" and code != "INTERNAL" else access_log
+        line.log(
             level,
             "%s model=%s code=%s %.2f ms peer=%s%s",
             call.method,
@@ -242,6 +269,12 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 "details": details,
             },
         )
+
+
+async def _refuse_closing(context: grpc.aio.ServicerContext) -> None:
+    """A call arriving while the server stops: UNAVAILABLE before any work, so the caller
+    retries it on another replica."""
+    await context.abort(grpc.StatusCode.UNAVAILABLE, ShuttingDown().message)
 
 
 async def _observed(messages: AsyncIterator[Any], call: CallState) -> AsyncIterator[Any]:

@@ -25,6 +25,8 @@ from typing import Any
 
 import grpc
 
+from seqserve.server.logs import RateLimitedLog
+
 log = logging.getLogger(__name__)
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
@@ -110,8 +112,13 @@ def _safe(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return deserialize
 
 
+_refusals = RateLimitedLog(log, 10, 60.0)  # a caller can send garbage at will
+
+
 async def _refuse(context: grpc.aio.ServicerContext, method: str, request: Malformed) -> None:
-    log.info("refused %s: %d bytes that are not its request message", method, request.size)
+    _refusals.log(
+        logging.INFO, "refused %s: %d bytes that are not its request message", method, request.size
+    )
     name = method.rsplit("/", 1)[-1]
     await context.abort(grpc.StatusCode.INTERNAL, f"request is not a valid {name} request message")
 

@@ -36,7 +36,12 @@ DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)"}
 
 
 class LoadError(Exception):
-    """Why a model version cannot serve; shown in the log and in ListModels."""
+    """Why a model version cannot serve, shown in ListModels; `detail` (onnxruntime's own
+    words, file paths) goes to the server log only."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason if not detail else f"{reason} (details in the server log)")
+        self.detailed = reason if not detail else f"{reason}: {detail}"
 
 
 def sha256_of(path: Path) -> str:
@@ -55,6 +60,7 @@ def check_manifest(info: pb.ModelInfo, name: str, version: int) -> dict[int, pb.
         raise LoadError(f"manifest version {info.version} does not match folder {version}")
     if info.kind not in ROLES:
         raise LoadError(f"unsupported serving kind {pb.ServingKind.Name(info.kind)}")
+    _check_ranges(info)
     graphs = {g.role: g for g in info.graphs}
     needed, optional = ROLES[info.kind], OPTIONAL.get(info.kind, {})
     if not set(needed) <= set(graphs) <= set(needed) | set(optional):
@@ -144,11 +150,43 @@ def _check_tensor_specs(graph: pb.GraphFile) -> None:
             raise LoadError(
                 f"{graph.file}: {spec.name} has dtype {spec.dtype!r}; allowed: {dtypes.allowed()}"
             )
-        if any(d < -1 or d == 0 for d in spec.shape):
-            raise LoadError(
-                f"{graph.file}: {spec.name} shape {list(spec.shape)}: each dimension is a "
-                "positive size or -1 (any size)"
-            )
+
+
+# Bounds on manifest numbers: a manifest past them is a mistake (or an attack), and would
+# make the server allocate per its numbers before any graph check could refuse it.
+MAX_LENGTH = 1 << 16  # positions of an input or output, decode steps
+MAX_WIDTH = 1 << 16  # one-hot cardinality, state size, tensor dimensions
+
+
+def _check_ranges(info: pb.ModelInfo) -> None:
+    """Every size in the manifest is in range before anything is sized by it. A tensor
+    model's graph tensors may have any shape whose dimensions are -1 or 1-`MAX_WIDTH`."""
+    tensor_kind = info.kind == pb.SERVING_KIND_TENSOR
+    for side, spec in () if tensor_kind else (("input", info.input), ("output", info.output)):
+        if not 1 <= spec.length <= MAX_LENGTH:
+            raise LoadError(f"{side}.length must be 1-{MAX_LENGTH}; got {spec.length}")
+        if not 0 <= spec.cardinality <= MAX_WIDTH:
+            raise LoadError(f"{side}.cardinality must be 0-{MAX_WIDTH}; got {spec.cardinality}")
+        if spec.min_value > spec.max_value:
+            raise LoadError(f"{side}.min_value is above {side}.max_value")
+    if not 0 <= info.decode.steps <= MAX_LENGTH:
+        raise LoadError(f"decode.steps must be 0-{MAX_LENGTH}; got {info.decode.steps}")
+    if not 0 <= info.decode.state_size <= MAX_WIDTH:
+        raise LoadError(f"decode.state_size must be 0-{MAX_WIDTH}; got {info.decode.state_size}")
+    for graph in info.graphs:
+        for tensor in (*graph.inputs, *graph.outputs):
+            shape = list(tensor.shape)
+            if tensor_kind:
+                if not all(d == -1 or 1 <= d <= MAX_WIDTH for d in shape):
+                    raise LoadError(
+                        f"{graph.file}: {tensor.name} shape {shape}: each dimension is -1 "
+                        f"(any size) or 1-{MAX_WIDTH}"
+                    )
+            elif not shape or shape[0] != -1 or not all(1 <= d <= MAX_WIDTH for d in shape[1:]):
+                raise LoadError(
+                    f"{graph.file}: {tensor.name} shape {shape}: the first dimension is -1 "
+                    f"(the batch), the others 1-{MAX_WIDTH}"
+                )
 
 
 def verify_file(folder: Path, graph: pb.GraphFile) -> Path:
@@ -165,6 +203,101 @@ def verify_file(folder: Path, graph: pb.GraphFile) -> Path:
             f"{graph.sha256[:12]}... (file changed or corrupted)"
         )
     return path
+
+
+def check_no_external_data(path: Path, name: str | None = None) -> None:
+    """The ONNX graph at `path` keeps every tensor inside itself.
+
+    A tensor stored in an external data file would be read by onnxruntime from beside the
+    graph, outside the manifest's SHA-256: changed weights would load while the hash still
+    verified. Such graphs are refused (`LoadError`); save them with the tensors inside.
+    Walks every tensor the model holds: initializers, sparse initializers, node attributes,
+    and the subgraphs of control-flow nodes and functions.
+    """
+    label = name or path.name
+    try:
+        found = _external_tensor(memoryview(path.read_bytes()), _MODEL)
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{label}: not a readable ONNX model", str(exc)) from exc
+    if found is not None:
+        raise LoadError(
+            f"{label}: tensor {found!r} is stored in an external data file, which the "
+            "manifest's SHA-256 does not cover; save the graph with its tensors inside"
+        )
+
+
+# The ONNX protobuf messages that can hold tensors: field number -> the message it holds
+# ("tensor" for a TensorProto). Everything else in a model is skipped unread.
+_MODEL, _GRAPH, _NODE, _ATTRIBUTE, _SPARSE, _FUNCTION, _TRAINING = range(7)
+_TENSOR = -1
+_HOLDS: dict[int, dict[int, int]] = {
+    _MODEL: {7: _GRAPH, 20: _TRAINING, 25: _FUNCTION},
+    _TRAINING: {1: _GRAPH, 2: _GRAPH},
+    _FUNCTION: {7: _NODE},
+    _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},
+    _NODE: {5: _ATTRIBUTE},
+    _ATTRIBUTE: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
+    _SPARSE: {1: _TENSOR, 2: _TENSOR},
+}
+_TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 8, 13, 14
+_EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
+
+
+def _external_tensor(data: memoryview, kind: int, depth: int = 0) -> str | None:
+    """The name of the first tensor stored externally within `data` (a `kind` message)."""
+    if depth > 64:
+        raise ValueError("subgraphs nested too deeply")
+    if kind == _TENSOR:
+        name, external = "", False
+        for number, value in _fields(data):
+            if number == _TENSOR_NAME and isinstance(value, memoryview):
+                name = bytes(value).decode("utf-8", "replace")
+            external |= number == _TENSOR_EXTERNAL_DATA
+            external |= number == _TENSOR_DATA_LOCATION and value == _EXTERNAL
+        return (name or "(unnamed)") if external else None
+    holds = _HOLDS[kind]
+    for number, value in _fields(data):
+        inner = holds.get(number)
+        if inner is not None and isinstance(value, memoryview):
+            found = _external_tensor(value, inner, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
+    """(field number, value) of each field of a protobuf message: varints as ints,
+    length-delimited fields as views (not copied), fixed-width fields skipped."""
+    offset, end = 0, len(data)
+    while offset < end:
+        key, offset = _varint(data, offset)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, offset = _varint(data, offset)
+            yield number, value
+        elif wire == 2:
+            size, offset = _varint(data, offset)
+            if offset + size > end:
+                raise ValueError("a field runs past the end of its message")
+            yield number, data[offset : offset + size]
+            offset += size
+        elif wire in (1, 5):
+            offset += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+def _varint(data: memoryview, offset: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if offset >= len(data) or shift > 63:
+            raise ValueError("truncated or oversized varint")
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, offset
 
 
 def check_signature(graph: pb.GraphFile, session: Any, tensor: bool = False) -> None:
@@ -212,90 +345,3 @@ def _check_tensor(file: str, spec: pb.TensorSpec, arg: Any) -> None:
     for dim, want in zip(shape[1:], spec.shape[1:], strict=True):
         if isinstance(dim, int) and want > 0 and dim != want:
             raise LoadError(f"{file}: {arg.name} shape {shape} differs from manifest {spec.shape}")
-
-
-# ------------------------------------------------------------------ external data
-# Field numbers of onnx.proto3 that lead to tensors: ModelProto.graph and .functions,
-# GraphProto.node / .initializer / .sparse_initializer, NodeProto.attribute, AttributeProto
-# .t / .g / .tensors / .graphs / .sparse_tensor(s), FunctionProto.node, SparseTensorProto
-# .values / .indices; TensorProto.name, .external_data and .data_location (1: EXTERNAL).
-_MODEL = {7: "graph", 25: "function"}
-_GRAPH = {1: "node", 5: "tensor", 15: "sparse"}
-_NODE = {5: "attribute"}
-_ATTRIBUTE = {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"}
-_FUNCTION = {7: "node"}
-_SPARSE = {1: "tensor", 2: "tensor"}
-_KINDS = {
-    "graph": _GRAPH,
-    "function": _FUNCTION,
-    "node": _NODE,
-    "attribute": _ATTRIBUTE,
-    "sparse": _SPARSE,
-}
-
-
-def check_self_contained(path: Path) -> None:
-    """The ONNX file holds all its weights: a graph reading external data files is refused
-    (the data would be loaded from outside the checked, hashed version folder)."""
-    try:
-        name = _external(memoryview(path.read_bytes()), _MODEL)
-    except (IndexError, ValueError):
-        return  # not a well-formed protobuf: onnxruntime reports it when it loads the file
-    if name is not None:
-        raise LoadError(
-            f"{path.name}: tensor {name!r} reads external data; serve graphs that hold their "
-            "weights (onnx.save_model(model, path, save_as_external_data=False))"
-        )
-
-
-def _external(data: memoryview, fields: dict[int, str]) -> str | None:
-    for number, value in _fields(data):
-        kind = fields.get(number)
-        if kind is None or isinstance(value, int):
-            continue
-        found = _tensor_external(value) if kind == "tensor" else _external(value, _KINDS[kind])
-        if found is not None:
-            return found
-    return None
-
-
-def _tensor_external(data: memoryview) -> str | None:
-    name, external = "", False
-    for number, value in _fields(data):
-        if number == 8 and not isinstance(value, int):
-            name = bytes(value).decode("utf-8", "replace")
-        elif number == 13 or (number == 14 and value == 1):
-            external = True
-    return (name or "(unnamed)") if external else None
-
-
-def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
-    """(field number, varint or length-delimited bytes) of one protobuf message."""
-    offset = 0
-    while offset < len(data):
-        key, offset = _varint(data, offset)
-        wire = key & 7
-        if wire == 0:
-            value, offset = _varint(data, offset)
-            yield key >> 3, value
-        elif wire == 2:
-            size, offset = _varint(data, offset)
-            if offset + size > len(data):
-                raise ValueError("truncated field")
-            yield key >> 3, data[offset : offset + size]
-            offset += size
-        elif wire in (1, 5):
-            offset += 8 if wire == 1 else 4
-        else:
-            raise ValueError(f"wire type {wire}")
-
-
-def _varint(data: memoryview, offset: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, offset
-        shift += 7

@@ -17,7 +17,7 @@ from seqserve.server.execution.capacity import Capacity
 from seqserve.server.repository.checks import (
     LoadError,
     check_manifest,
-    check_self_contained,
+    check_no_external_data,
     check_signature,
     verify_file,
 )
@@ -68,8 +68,14 @@ def load_version(
         info = _manifest(folder, name, version)
         engine = _build(folder, name, version, info, factory, settings, totals)
     except LoadError as exc:
-        log.error("model %s version %d not ready: %s", name, version, exc)
+        log.error("model %s version %d not ready: %s", name, version, exc.detailed)
         return ModelVersion(name, version, info, reason=str(exc))
+    except Exception:  # a file no check foresaw: this version is not ready, the rest serve
+        log.exception(
+            "model %s version %d not ready: unexpected error while loading", name, version
+        )
+        reason = "unexpected error while loading (details in the server log)"
+        return ModelVersion(name, version, info, reason=reason)
     log.info(
         "model %s version %d ready (%s, %.0f ms)",
         name,
@@ -84,7 +90,7 @@ def load_version(
 def _manifest(folder: Path, name: str, version: int) -> pb.ModelInfo:
     """model.json; or, with only model.onnx in the folder, the manifest derived from it."""
     if not (folder / MANIFEST).exists() and (folder / GRAPH).is_file():
-        check_self_contained(folder / GRAPH)
+        check_no_external_data(folder / GRAPH)
         info = derive_manifest(folder, name, version)
         log.warning(
             "model %s version %d: no %s; serving %s as a tensor model, SHA-256 %s computed "
@@ -100,7 +106,7 @@ def _manifest(folder: Path, name: str, version: int) -> pb.ModelInfo:
     try:
         info = read_manifest(folder)
     except Exception as exc:  # unreadable or malformed JSON, unknown fields
-        raise LoadError(f"{MANIFEST} unreadable: {_short(exc)}") from exc
+        raise LoadError(f"{MANIFEST} unreadable", _short(exc)) from exc
     info.derived = False  # only the server derives a manifest
     return info
 
@@ -119,11 +125,11 @@ def _build(
     sessions = {}
     for role, graph in graphs.items():
         path = verify_file(folder, graph)
-        check_self_contained(path)
+        check_no_external_data(path, graph.file)
         try:
             session = factory.create(path, settings)
         except Exception as exc:  # onnxruntime cannot parse or place the graph
-            raise LoadError(f"{graph.file}: onnxruntime cannot load it: {_short(exc)}") from exc
+            raise LoadError(f"{graph.file}: onnxruntime cannot load it", _short(exc)) from exc
         check_signature(graph, session, tensor=info.kind == pb.SERVING_KIND_TENSOR)
         sessions[role] = session
     warmup = warmup_inputs(info, folder) if info.kind == pb.SERVING_KIND_TENSOR else None
@@ -132,7 +138,7 @@ def _build(
         for _ in range(settings.warmup_runs):
             engine.warmup()
     except Exception as exc:
-        raise LoadError(f"warm-up inference failed: {_short(exc)}") from exc
+        raise LoadError("warm-up inference failed", _short(exc)) from exc
     return engine
 
 

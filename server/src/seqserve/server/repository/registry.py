@@ -34,7 +34,7 @@ from pathlib import Path
 
 from seqserve.server import heap
 from seqserve.server.errors import ModelNotFound, ModelNotReady, VersionNotFound
-from seqserve.server.repository.disk import Fingerprint, Found, fingerprint, scan
+from seqserve.server.repository.disk import Fingerprint, Found, Odd, fingerprint, scan_folders
 from seqserve.server.repository.loader import ModelVersion, load_version
 from seqserve.server.runtime import SessionFactory
 from seqserve.server.settings import Settings
@@ -83,7 +83,7 @@ class Repository:
         self._factory = factory
         self._in_use = in_use
         self._models: dict[str, dict[int, ModelVersion]] = {}
-        self._notes: dict[str, str] = {}  # per model: files changed on disk after load
+        self._notes: dict[str, str] = {}  # per model: odd folders, files changed after load
         self._seen: dict[Key, Fingerprint | None] = {}  # files as loaded (or as refused)
         self._unloading: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()  # one sync at a time
@@ -93,9 +93,12 @@ class Repository:
     def load_all(self, workers: int = 2) -> None:
         """Load each model's versions newest first, as many as it keeps (in a small pool, a
         model per task: onnxruntime releases the GIL)."""
-        found = scan(self._root)
+        found, odd = scan_folders(self._root)
         if not found:
             log.warning("no models under %s", self._root)
+        for name, problems in odd.items():
+            self._notes[name] = "; ".join(problems)
+            log.warning("model %s: %s", name, self._notes[name])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
             loaded = list(pool.map(self._load_model, found.keys(), found.values()))
         self._models = {
@@ -142,8 +145,10 @@ class Repository:
         load what is new, retire what `keep_versions` no longer keeps, note changed files."""
         async with self._lock:
             loop = asyncio.get_running_loop()
+            odd: Odd = {}
             if found is None:
-                found = await loop.run_in_executor(None, scan, self._root)
+                found, odd = await loop.run_in_executor(None, scan_folders, self._root)
+            assert found is not None
             loaded: list[ModelVersion] = []
             retired: list[ModelVersion] = []
             for name, versions in found.items():
@@ -156,7 +161,7 @@ class Repository:
                 for old in self._surplus(name):
                     self.retire(old)
                     retired.append(old)
-            await self._report(found)
+            await self._report(found, odd)
             return Changes(loaded, retired)
 
     async def _consider(self, name: str, version: int, folder: Path) -> ModelVersion | None:
@@ -229,12 +234,12 @@ class Repository:
             heap.refreeze()
             log.info("reload: model %s version %d unloaded", mv.name, mv.version)
 
-    async def _report(self, found: Found) -> None:
-        """Per model: loaded versions whose files changed or vanished; forget refused versions
-        whose folder is gone."""
+    async def _report(self, found: Found, odd: Odd) -> None:
+        """Per model: folders that are not versions, loaded versions whose files changed or
+        vanished; forget refused versions whose folder is gone."""
         loop = asyncio.get_running_loop()
         on_disk = {(name, v) for name, versions in found.items() for v, _ in versions}
-        notes: dict[str, list[str]] = {}
+        notes: dict[str, list[str]] = {name: list(problems) for name, problems in odd.items()}
         for mv in self._versions():
             key = (mv.name, mv.version)
             if not mv.ready:  # `state` reports it ("version N not ready: ...")

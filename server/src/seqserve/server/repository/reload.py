@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from seqserve.server.repository.registry import Changes, Repository
 
@@ -19,7 +20,14 @@ log = logging.getLogger(__name__)
 class Reloader:
     """Schedules the repository's syncs; one runs at a time."""
 
-    def __init__(self, repository: Repository, poll: float) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        poll: float,
+        after_check: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`after_check` runs after every sync (the server updates its health there)."""
+        self._after_check = after_check
         self._repository = repository
         self._poll = poll
         self._wake = asyncio.Event()
@@ -41,7 +49,11 @@ class Reloader:
 
     async def check(self) -> Changes:
         """One sync now."""
-        return await self._repository.sync()
+        try:
+            return await self._repository.sync()
+        finally:
+            if self._after_check is not None:
+                await self._after_check()
 
     async def _run(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
+from seqserve.server import ids
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.engines.tensor import batchable
@@ -28,8 +29,11 @@ def version_number(version: str) -> int:
     """A protocol version string ("" or "3") -> the core's version (0: newest)."""
     if not version:
         return 0
-    if not version.isdigit():
-        raise InvalidInput(f"model version must be a whole number; got {version!r}")
+    if not (version.isascii() and version.isdigit()) or len(version) > ids.MAX_VERSION_DIGITS:
+        raise InvalidInput(
+            f"model version must be a whole number of at most {ids.MAX_VERSION_DIGITS} "
+            f"digits 0-9; got {ids.shown(version)!r}"
+        )
     return int(version)
 
 

@@ -10,6 +10,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
+from seqserve.server import ids
 from seqserve.server.api.kserve import arrays, describe, inputs, outputs, sequences
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
@@ -93,11 +94,14 @@ class Inference:
         results = list[ItemResult]()
         try:
             specs, typed = outputs.requested(model.info, request)
+            limit = self._core.max_answer_bytes
             if t.is_stateful(model.info):  # the step reads its input with the sequence's
+                outputs.check_answer_size(model.info, specs, 1, limit)
                 timing.read()
                 results = [await sequences.step(self._core, model, request)]
             else:
                 valid = self._validated(model, request, time_remaining)
+                outputs.check_answer_size(model.info, specs, len(valid.items), limit)
                 timing.read()
                 results = (await self._core.predict(valid)).results
             response = self._written(timing, request, model, specs, results, typed, final)
@@ -119,6 +123,8 @@ class Inference:
         try:
             specs, typed = outputs.requested(model.info, request)
             valid = self._validated(model, request, time_remaining)
+            limit = self._core.max_answer_bytes
+            outputs.check_answer_size(model.info, specs, len(valid.items), limit)
             timing.read()
             async for event in self._core.stream(valid):
                 if isinstance(event, SymbolEvent):
@@ -183,12 +189,16 @@ class Inference:
             self._record(timing, model, rows)
 
     def _model(self, request: kpb.ModelInferRequest) -> ModelVersion:
+        ids.check("request id", request.id, ids.MAX_REQUEST_ID)
         return self._core.admit(request.model_name, describe.version_number(request.model_version))
 
     def _validated(
         self, model: ModelVersion, request: kpb.ModelInferRequest, time_remaining: float | None
     ) -> ValidPredict:
-        items = inputs.read_items(model.info, request, self._core.refuse_long_inputs)
+        core = self._core
+        items = inputs.read_items(
+            model.info, request, core.refuse_long_inputs, core.refuse_large_batch
+        )
         return self._core.values_request(model, items, time_budget(request, time_remaining))
 
 

@@ -48,12 +48,16 @@ def read_items(
     info: pb.ModelInfo,
     request: kpb.ModelInferRequest,
     refuse_long: Callable[[Iterable[int], str], None] | None = None,
+    refuse_batch: Callable[[pb.ModelInfo, int], None] | None = None,
 ) -> list[Item]:
-    """The batch of user items in the request's one input tensor. Numeric rows have the
-    manifest's length (the shape says so); texts are shown to `refuse_long` (their sizes in
-    bytes) before they are decoded."""
+    """The batch of user items in the request's one input tensor. The declared batch size
+    is shown to `refuse_batch` before any element is read (a million-item tensor costs no
+    per-item work); numeric rows have the manifest's length (the shape says so); texts are
+    shown to `refuse_long` (their sizes in bytes) before they are decoded."""
     tensor, raw = _the_input(info, request)
     rows = _rows(info, tensor)
+    if refuse_batch is not None:
+        refuse_batch(info, rows)
     if tensor.datatype == t.BYTES:
         elements = _bytes_elements(info, tensor, raw, rows)
         if refuse_long is not None:

@@ -9,11 +9,13 @@ mixing the two in one response.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from seqserve.server import ids
 from seqserve.server.api.kserve import tensors as t
 from seqserve.server.api.kserve.messages import pb as kpb
 from seqserve.server.errors import InvalidInput
@@ -32,17 +34,54 @@ def requested(
     specs = {spec.name: spec for spec in t.output_specs(info)}
     if not request.outputs:
         return tuple(specs.values()), False
-    chosen: list[t.TensorSpec] = []
+    if len(request.outputs) > len(specs):  # refused before any name is read
+        raise InvalidInput(
+            f"{len(request.outputs)} outputs requested; model {info.name!r} has "
+            f"{len(specs)}: {', '.join(specs)} (name each at most once)"
+        )
+    chosen: dict[str, t.TensorSpec] = {}
     typed = False
     for output in request.outputs:
         spec = specs.get(output.name)
         if spec is None:
             raise InvalidInput(
-                f"model {info.name!r} has no output {output.name!r}; outputs: {', '.join(specs)}"
+                f"model {info.name!r} has no output {ids.shown(output.name)!r}; "
+                f"outputs: {', '.join(specs)}"
             )
-        chosen.append(spec)
+        if spec.name in chosen:
+            raise InvalidInput(f"output {spec.name!r} is requested twice; name each at most once")
+        chosen[spec.name] = spec
         typed = typed or _asks_typed(output)
-    return tuple(chosen), typed
+    return tuple(chosen.values()), typed
+
+
+# Bytes of one element of each datatype in an answer; BYTES elements add their length prefix.
+_ELEMENT_BYTES = {t.INT64: 8, t.FP32: 4, t.BYTES: 4}
+
+
+def answer_bytes(info: pb.ModelInfo, specs: Sequence[t.TensorSpec], rows: int) -> int:
+    """An upper bound of the answer's tensor bytes for `rows` items, known before any work:
+    from the manifest's lengths, not from what the model will say."""
+    total = 0
+    for spec in specs:
+        per_row = math.prod(d for d in spec.shape[1:]) * _ELEMENT_BYTES[spec.datatype]
+        if spec.datatype == t.BYTES:
+            per_row += info.output.length * 4  # UTF-8: at most 4 bytes per character
+        total += rows * per_row
+    return total
+
+
+def check_answer_size(
+    info: pb.ModelInfo, specs: Sequence[t.TensorSpec], rows: int, limit: int
+) -> None:
+    """Refuse, before any inference, a request whose answer could not be sent."""
+    size = answer_bytes(info, specs, rows)
+    if size > limit:
+        raise InvalidInput(
+            f"the answer for {rows} items would take up to {size} bytes, over the "
+            f"{limit}-byte message limit (max_message_bytes); send fewer items or ask for "
+            "fewer outputs"
+        )
 
 
 def _asks_typed(output: kpb.ModelInferRequest.InferRequestedOutputTensor) -> bool:

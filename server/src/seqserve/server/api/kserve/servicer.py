@@ -14,7 +14,7 @@ from typing import TypeAlias
 
 import grpc
 
-from seqserve.server import __version__
+from seqserve.server import __version__, ids
 from seqserve.server.api.kserve import describe, sequences, streams
 from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.kserve.messages import pb as kpb
@@ -140,10 +140,13 @@ class KServeServicer:
 
 
 def _stream_error(request: kpb.ModelInferRequest, message: str) -> kpb.ModelStreamInferResponse:
-    """A failed stream request: the message, and the request's model and id to match it by."""
+    """A failed stream request: the message, and the request's model and id to match it by
+    (each cut to its maximum length: the answer is never bigger than the limits allow)."""
     return kpb.ModelStreamInferResponse(
         error_message=message,
         infer_response=kpb.ModelInferResponse(
-            model_name=request.model_name, model_version=request.model_version, id=request.id
+            model_name=request.model_name[: ids.MAX_MODEL_NAME],
+            model_version=request.model_version[: ids.MAX_VERSION_DIGITS],
+            id=request.id[: ids.MAX_REQUEST_ID],
         ),
     )

@@ -53,8 +53,12 @@ async def concurrently(
                 task.add_done_callback(tasks.discard)
             if tasks:
                 await asyncio.gather(*tasks)
-        finally:
-            await out.put(_DONE)
+        except asyncio.CancelledError:
+            raise  # the caller has gone (the answering side cancelled us): nobody waits
+        except BaseException:
+            await out.put(_DONE)  # the answering side re-raises it from `await reader`
+            raise
+        await out.put(_DONE)
 
     reader = asyncio.create_task(read())
     try:

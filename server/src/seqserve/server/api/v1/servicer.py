@@ -63,39 +63,48 @@ class SeqServeServicer(pb_grpc.SeqServeServicer):  # type: ignore[misc]
         """Open (or resume, or re-attach) first, then step/reset/snapshot until close.
 
         An error ends the stream with its status; the session itself stays open and can
-        be re-attached by id until it idles out.
+        be re-attached by id: until it idles out if a snapshot was taken on this stream,
+        else for a short grace (`session_detached_grace`).
         """
         session: LiveSession | None = None
-        async for request in requests:
-            action = request.WhichOneof("action")
-            if action == "open":
-                session = self._open(request.open)
-                yield pb.SessionResponse(
-                    opened=pb.SessionOpened(
-                        session_id=session.id,
-                        model=session.model.name,
-                        version=session.model.version,
+        snapshotted = closed = False
+        try:
+            async for request in requests:
+                action = request.WhichOneof("action")
+                if action == "open":
+                    session = self._open(request.open)
+                    yield pb.SessionResponse(
+                        opened=pb.SessionOpened(
+                            session_id=session.id,
+                            model=session.model.name,
+                            version=session.model.version,
+                        )
                     )
-                )
-                continue
-            if session is None:
-                raise InvalidInput(f"send open first; got {action or 'an empty request'}")
-            session = self._core.attach_session(session.id, new_stream=False)  # evicted: NOT_FOUND
-            if action == "step":
-                yield convert.step(await self._core.step(session, request.step.symbol))
-            elif action == "reset":
-                session.reset()
-                yield pb.SessionResponse(reset=pb.SessionReset())
-            elif action == "snapshot":
-                yield convert.snapshot(session.snapshot())
-            elif action == "close":
-                self._core.close_session(session.id)
-                yield pb.SessionResponse(closed=pb.SessionClose())
-                return
-            else:
-                raise InvalidInput(
-                    "a session request needs one of open, step, reset, snapshot, close"
-                )
+                    continue
+                if session is None:
+                    raise InvalidInput(f"send open first; got {action or 'an empty request'}")
+                # evicted meanwhile: NOT_FOUND
+                session = self._core.attach_session(session.id, new_stream=False)
+                if action == "step":
+                    yield convert.step(await self._core.step(session, request.step.symbol))
+                elif action == "reset":
+                    session.reset()
+                    yield pb.SessionResponse(reset=pb.SessionReset())
+                elif action == "snapshot":
+                    snapshotted = True
+                    yield convert.snapshot(session.snapshot())
+                elif action == "close":
+                    closed = True
+                    self._core.close_session(session.id)
+                    yield pb.SessionResponse(closed=pb.SessionClose())
+                    return
+                else:
+                    raise InvalidInput(
+                        "a session request needs one of open, step, reset, snapshot, close"
+                    )
+        finally:
+            if session is not None and not closed and not snapshotted:
+                self._core.detach_session(session.id)
 
     def _open(self, request: pb.SessionOpen) -> LiveSession:
         if request.session_id:
