@@ -1,4 +1,4 @@
-# seqserve: make install | proto | train | export | serve | test | lint | typecheck | bench | docker | docker-test
+# seqserve: make install | browser | proto | train | export | serve | test | lint | typecheck | bench | docker | docker-test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ GENERATED := contract/src/seqserve/v1/seqserve_pb2.py
 PARTS := contract client server trainer
 PART_FILES := $(foreach p,$(PARTS),$(p)/pyproject.toml $(p)/setup.py) $(foreach p,client server trainer,$(p)/requirements.txt)
 
-.PHONY: install proto train export serve test test-fast lint typecheck check bench bench-quick fuzz soak docker docker-test clean
+.PHONY: browser install proto train export serve test test-fast lint typecheck check bench bench-quick fuzz soak docker docker-test clean
 
 install: $(STAMP)
 
@@ -45,8 +45,16 @@ serve: $(STAMP)
 	@if ! ls $(MODELS)/*/*/model.json >/dev/null 2>&1; then $(MAKE) --no-print-directory train export; fi
 	$(VENV)/bin/seqserve-server --models $(MODELS) --port $(PORT)
 
+# Debian's chromium, for the models page test (tests/http_api/test_http_page.py): installed
+# with apt-get when missing and running as root (CI), otherwise asked for.
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium >/dev/null; \
+		else echo "the models page test needs chromium: sudo apt-get install chromium"; exit 1; fi; }
+
 # The test command: installs, trains and exports (cached), then runs every test.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(MAKE) --no-print-directory train export
 	$(VENV)/bin/pytest
 

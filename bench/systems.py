@@ -145,6 +145,7 @@ def seqserve_server(name: str, models: Path, logs: Path, extra: list[str]) -> tu
     port = free_port()
     exe = str(Path(sys.executable).parent / "seqserve-server")
     cmd = [exe, "--models", str(models), "--port", str(port), "--log-level", "WARNING", *extra]
+    cmd += ["--http-port", "-1"]  # HTTP on a free port: several servers run side by side
     return Server(name, cmd, logs / f"{name}.log"), f"127.0.0.1:{port}"
 
 

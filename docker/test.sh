@@ -116,10 +116,12 @@ fi
 docker/build.sh
 
 # --- 3. run it, wait for healthy, predict from the host -------------------------------------
-PORT=${DOCKER_TEST_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-log "docker run $IMAGE on 127.0.0.1:$PORT"
+FREE_PORT='import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+PORT=${DOCKER_TEST_PORT:-$(python3 -c "$FREE_PORT")}
+HTTP_PORT=${DOCKER_TEST_HTTP_PORT:-$(python3 -c "$FREE_PORT")}
+log "docker run $IMAGE on 127.0.0.1:$PORT (gRPC) and 127.0.0.1:$HTTP_PORT (HTTP)"
 # As the Kubernetes Deployment runs it: read-only root filesystem, no capabilities.
-docker run -d --name "$CONTAINER" -p "127.0.0.1:$PORT:50051" \
+docker run -d --name "$CONTAINER" -p "127.0.0.1:$PORT:50051" -p "127.0.0.1:$HTTP_PORT:8000" \
     --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges "$IMAGE" >/dev/null
 start=$SECONDS
 while :; do
@@ -145,6 +147,10 @@ out=$(timeout 60 "$CLIENT" predict addition "3+10" --target "127.0.0.1:$PORT" 2>
     fail "seqserve predict failed: $out"
 log "seqserve predict addition \"3+10\" -> $out"
 [[ $(printf '%s' "$out" | tr -d '[:space:]') == 13 ]] || fail "expected 13, got: $out"
+out=$(curl -s --max-time 30 -d '{"inputs":[{"text":"3+10"}]}' \
+    "http://127.0.0.1:$HTTP_PORT/v1/models/addition:predict" 2>&1) || fail "curl predict failed: $out"
+log "curl .../v1/models/addition:predict -> $out"
+[[ $out == *'"text":"13"'* ]] || fail "expected 13 over HTTP, got: $out"
 
 docker stop -t 20 "$CONTAINER" >/dev/null
-log "PASSED: the container answered 13"
+log "PASSED: the container answered 13 over gRPC and HTTP"

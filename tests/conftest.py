@@ -3,7 +3,8 @@
 `models_dir` is the model repository the tests serve (`models/`, or `$MODELS`); `make test`
 trains and exports it first. `server_target` is "127.0.0.1:PORT" of one server subprocess
 (`python -m seqserve.server --port 0`) started once per test session and SERVING before
-any test uses it. `launch_server` starts more servers with their own models and flags.
+any test uses it; its HTTP port is free too (`server.http_url`). `launch_server` starts
+more servers with their own models and flags.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    http_port: int | None = None  # None: the HTTP port is off
+
+    @property
+    def http_url(self) -> str:
+        """http://127.0.0.1:PORT (https:// for a server with TLS is up to the caller)."""
+        assert self.http_port is not None, "this server's HTTP port is off"
+        return f"http://127.0.0.1:{self.http_port}"
 
     @property
     def target(self) -> str:
@@ -73,14 +81,17 @@ def health_status(target: str, service: str = "", timeout: float = 2.0) -> int:
 def launch(
     models: Path, workdir: Path, *flags: str, wait: bool = True, python: str = sys.executable
 ) -> RunningServer:
-    """Start `python -m seqserve.server` on a free loopback port; by default wait for SERVING.
+    """Start `python -m seqserve.server` on free loopback ports (gRPC, and HTTP unless the
+    flags say otherwise); by default wait for SERVING.
 
     `python` is the interpreter to run it with (another virtual environment's)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port_file = workdir / "port"
+    http_port_file = workdir / "http-port"
     log_path = workdir / "server.log"
     command = [python, "-m", "seqserve.server", "--models", str(models)]
-    command += ["--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file), *flags]
+    command += ["--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
+    command += ["--http-port-file", str(http_port_file), *flags]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
@@ -90,7 +101,15 @@ def launch(
             process.kill()
             raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
         time.sleep(0.01)
-    server = RunningServer(process, int(port_file.read_text()), log_path)
+    http_port = None
+    if "--http-port" not in flags or flags[flags.index("--http-port") + 1] != "0":
+        while not http_port_file.exists():  # written right after the gRPC port
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"server did not open its HTTP port:\n{log_path.read_text()}")
+            time.sleep(0.01)
+        http_port = int(http_port_file.read_text())
+    server = RunningServer(process, int(port_file.read_text()), log_path, http_port)
     while wait:
         try:
             if health_status(server.target) == SERVING:

@@ -54,7 +54,7 @@ def test_classic_builder_compatible(path: Path) -> None:
 def test_runtime_stage(path: Path) -> None:
     user = last(path, "USER")
     assert not user.startswith(("root", "0")), "the server runs as a non-root user"
-    assert last(path, "EXPOSE").split() == ["50051"]
+    assert last(path, "EXPOSE").split() == ["50051", "8000"]  # gRPC, HTTP
     healthcheck = last(path, "HEALTHCHECK")
     command = json.loads(healthcheck.split("CMD", 1)[1])
     assert command[:2] == ["seqserve", "health"]

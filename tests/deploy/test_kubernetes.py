@@ -28,6 +28,7 @@ CRD_GROUPS = ("monitoring.coreos.com/",)
 
 POD_LABELS = {"app.kubernetes.io/name": "seqserve", "app.kubernetes.io/component": "server"}
 GRPC_PORT = 50051
+HTTP_PORT = 8000
 
 Doc = dict[str, Any]
 
@@ -181,6 +182,7 @@ def test_deployment(base: list[Doc]) -> None:
 def test_container_probes_resources_security(base: list[Doc]) -> None:
     c = container(base)
     assert {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"} in c["ports"]
+    assert {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"} in c["ports"]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["grpc"]["port"] == GRPC_PORT, f"{probe} is not a native gRPC probe"
     for kind in ("requests", "limits"):
@@ -204,6 +206,8 @@ def test_services_select_the_pods_and_name_container_ports(base: list[Doc]) -> N
             assert port["targetPort"] in port_names
         grpc = [p for p in service["spec"]["ports"] if p["name"] == "grpc"]
         assert [p["port"] for p in grpc] == [GRPC_PORT]
+    http = [p for p in one(base, "Service", "seqserve")["spec"]["ports"] if p["name"] == "http"]
+    assert [(p["port"], p["targetPort"]) for p in http] == [(HTTP_PORT, "http")]
     headless = one(base, "Service", "seqserve-headless")["spec"]
     assert headless["clusterIP"] == "None", "round_robin clients need every pod address in DNS"
     assert one(base, "Service", "seqserve")["spec"].get("clusterIP") != "None"

@@ -15,6 +15,17 @@ from seqserve.contract.manifest import read_manifest
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
+# Every model but the stateful one (recall), in the order of the tutorials.
+BATCH_MODELS = [
+    "echo_vanilla",
+    "echo_whole",
+    "echo_partial",
+    "addition",
+    "sum_regression",
+    "sum_mlp",
+    "reverse",
+]
+
 
 @pytest.fixture(scope="session")
 def triton_client(server_target: str) -> Iterator[triton.InferenceServerClient]:

@@ -12,18 +12,9 @@ import tritonclient.grpc as triton
 from seqserve.v1 import seqserve_pb2 as pb
 from seqserve.v1 import seqserve_pb2_grpc as pb_grpc
 
-from .conftest import random_items, tensor, to_v1
+from .conftest import BATCH_MODELS, random_items, tensor, to_v1
 
 Client = triton.InferenceServerClient
-BATCH_MODELS = [
-    "echo_vanilla",
-    "echo_whole",
-    "echo_partial",
-    "addition",
-    "sum_regression",
-    "sum_mlp",
-    "reverse",
-]
 
 
 def predict(stub: pb_grpc.SeqServeStub, name: str, items: list[Any]) -> list[pb.Result]:

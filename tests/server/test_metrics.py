@@ -74,7 +74,12 @@ def test_model_labels_are_bounded_to_served_models() -> None:
     assert metrics.known_model("") == ""
     assert metrics.known_model("made-up-name-123") == metrics.UNKNOWN_MODEL
     metrics.RequestMetrics().observe("made-up-name-123", "Predict", "NOT_FOUND", 0.001)
-    labels = {"model": metrics.UNKNOWN_MODEL, "method": "Predict", "code": "NOT_FOUND"}
+    labels = {
+        "model": metrics.UNKNOWN_MODEL,
+        "method": "Predict",
+        "code": "NOT_FOUND",
+        "protocol": "grpc",
+    }
     assert _value("seqserve_requests_total", **labels) >= 1
     assert _value("seqserve_requests_total", model="made-up-name-123") == 0
 

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from seqserve.server import __version__, heap, metrics, metrics_endpoint
+from seqserve.server.api.http import HttpServer
+from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.server import create_server, set_health
 from seqserve.server.calls import active_calls
 from seqserve.server.core import InferenceCore
@@ -32,7 +34,12 @@ class App:
             )
         self.settings = settings
         self.core = InferenceCore(settings)
-        self.server, self.port, self.health = create_server(settings, self.core)
+        inference = Inference(self.core)  # KServe sequences and statistics of both ports
+        self.server, self.port, self.health = create_server(settings, self.core, inference)
+        http_port = settings.http_bind_port()
+        self.http: HttpServer | None = None
+        if http_port is not None:
+            self.http = HttpServer(settings, self.core, inference, http_port)
         self._stopping = asyncio.Event()
         self.reloader = Reloader(self.core.repository, settings.poll, self._update_health)
         self.metrics_port: int | None = None
@@ -45,6 +52,11 @@ class App:
         log.info("listening on %s:%d", self.settings.host, self.port)
         if self.settings.port_file is not None:
             _write_atomic(self.settings.port_file, f"{self.port}\n")
+        if self.http is not None:
+            await self.http.start()
+            log.info("HTTP listening on %s:%d", self.settings.host, self.http.port)
+            if self.settings.http_port_file is not None:
+                _write_atomic(self.settings.http_port_file, f"{self.http.port}\n")
         self._start_metrics()
         await self.core.load()
         states = self.core.states()
@@ -108,9 +120,13 @@ class App:
         log.info("shutting down (grace %.1f s)", grace)
         await self.health.enter_graceful_shutdown()
         self.core.drain()
-        if not await active_calls.wait_idle(grace):
+        if not await active_calls.wait_idle(grace):  # gRPC and HTTP calls alike
             log.warning("grace period over: cancelling %d calls in flight", active_calls.count)
-        await self.server.stop(max(0.0, grace - (time.monotonic() - started)))
+        remaining = max(0.0, grace - (time.monotonic() - started))
+        stops = [self.server.stop(remaining)]
+        if self.http is not None:
+            stops.append(self.http.stop())
+        await asyncio.gather(*stops)
         await self.reloader.stop()
         await self.core.close()
         log.info("stopped")

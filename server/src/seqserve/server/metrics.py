@@ -57,11 +57,15 @@ PHASE_BUCKETS = (
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 UNKNOWN_MODEL = "_unknown"  # a requested name the server does not serve (bounded labels)
 
-REQUESTS = Counter("seqserve_requests", "gRPC calls answered", ["model", "method", "code"])
+REQUESTS = Counter(
+    "seqserve_requests",
+    "calls answered; code: the gRPC status name, or the HTTP status on protocol http",
+    ["model", "method", "code", "protocol"],
+)
 REQUEST_SECONDS = Histogram(
     "seqserve_request_duration_seconds",
-    "gRPC call duration, from the call reaching the server to its status",
-    ["model", "method", "code"],
+    "call duration, from the call reaching the server to its status",
+    ["model", "method", "code", "protocol"],
     buckets=LATENCY_BUCKETS,
 )
 QUEUE_DEPTH = Gauge(
@@ -263,13 +267,16 @@ def sessions_evicted(count: int) -> None:
 
 
 class RequestMetrics:
-    """Counter and histogram children per (model, method, code), looked up once each."""
+    """Counter and histogram children per (model, method, code, protocol), looked up once
+    each. `method` is the gRPC method, or over HTTP the gRPC method the route stands for."""
 
     def __init__(self) -> None:
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._children: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
 
-    def observe(self, model: str, method: str, code: str, seconds: float) -> None:
-        key = (known_model(model), method, code)
+    def observe(
+        self, model: str, method: str, code: str, seconds: float, protocol: str = "grpc"
+    ) -> None:
+        key = (known_model(model), method, code, protocol)
         children = self._children.get(key)
         if children is None:
             children = (REQUESTS.labels(*key), REQUEST_SECONDS.labels(*key))

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_HTTP_PORT = 8000
+
 
 class Device(enum.StrEnum):
     CPU = "cpu"
@@ -54,6 +56,22 @@ class Settings(BaseSettings):
     port: int = Field(50051, ge=0, le=65535, description="port to bind; 0 picks a free port")
     port_file: Path | None = Field(
         None, description="write the bound port to this file once listening"
+    )
+    http_port: int | None = Field(
+        None,
+        ge=-1,
+        le=65535,
+        description="HTTP/JSON port on the same host (KServe v2 REST, seqserve.v1 JSON, the "
+        "models page at /); 0: off; -1 picks a free port; unset: 8000, or a free port when "
+        "--port is 0",
+    )
+    http_port_file: Path | None = Field(
+        None, description="write the bound HTTP port to this file once listening"
+    )
+    http_body_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds an HTTP client may take to send a request body; slower: 408",
     )
     device: Device = Field(
         Device.CPU, description="cpu, cuda (fail at start without CUDA), auto (cuda if available)"
@@ -102,7 +120,9 @@ class Settings(BaseSettings):
         "kept for re-attaching by id (with a snapshot: the idle timeout)",
     )
     max_message_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="largest gRPC message received or sent"
+        4 * 1024 * 1024,
+        ge=1024,
+        description="largest gRPC message received or sent, and largest HTTP request body",
     )
     default_deadline: float = Field(
         30.0, ge=0, description="seconds allowed to a call without a deadline (0: none)"
@@ -194,6 +214,14 @@ class Settings(BaseSettings):
         description="diagnostic: log the heavy modules (tensorflow, torch, ...) the process "
         "has imported once serving",
     )
+
+    def http_bind_port(self) -> int | None:
+        """The HTTP port to bind: None when off, 0 for a free one."""
+        if self.http_port is None:
+            return 0 if self.port == 0 else DEFAULT_HTTP_PORT
+        if self.http_port == 0:
+            return None
+        return max(self.http_port, 0)
 
     @model_validator(mode="after")
     def _worker_policy_exists_here(self) -> Settings:

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from seqserve.server.api import kserve
 from seqserve.server.api.auth import TokenAuthInterceptor, load_tokens
+from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.observe import ObserveInterceptor
 from seqserve.server.api.plumbing import Registration
 from seqserve.server.api.tls import server_credentials
@@ -34,7 +35,7 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def create_server(
-    settings: Settings, core: InferenceCore
+    settings: Settings, core: InferenceCore, inference: Inference | None = None
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """A bound (not yet started) server; port 0 picks a free port, returned here.
 
@@ -47,7 +48,7 @@ def create_server(
     )
     services = Registration(server)
     pb_grpc.add_SeqServeServicer_to_server(SeqServeServicer(core), services)  # type: ignore[no-untyped-call]
-    kserve.add_to_server(services, core)  # inference.GRPCInferenceService, same core
+    kserve.add_to_server(services, core, inference)  # inference.GRPCInferenceService, same core
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
     names = (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from seqserve.server.api.kserve.infer import Inference
 from seqserve.server.api.kserve.messages import SERVICE, pb
 from seqserve.server.api.kserve.servicer import KServeServicer
 from seqserve.server.api.plumbing import Registration
@@ -50,9 +51,12 @@ def method_handlers(servicer: Any) -> dict[str, grpc.RpcMethodHandler]:
     return handlers
 
 
-def add_to_server(server: Registration, core: InferenceCore) -> KServeServicer:
-    """Register the servicer for `core` on `server` (before it starts)."""
-    servicer = KServeServicer(core)
+def add_to_server(
+    server: Registration, core: InferenceCore, inference: Inference | None = None
+) -> KServeServicer:
+    """Register the servicer for `core` on `server` (before it starts); `inference`: the
+    sequences and statistics it shares with the HTTP port."""
+    servicer = KServeServicer(core, inference)
     handlers = method_handlers(servicer)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)

@@ -110,12 +110,18 @@ class Inference:
         return response
 
     async def stream(
-        self, request: kpb.ModelInferRequest, time_remaining: float | None
+        self,
+        request: kpb.ModelInferRequest,
+        time_remaining: float | None,
+        symbols: bool | None = None,
     ) -> AsyncIterator[kpb.ModelInferResponse]:
-        """The responses to one stream request: each decoded symbol first when the request
-        asks for them (`stream_symbols`) and the model decodes, then the complete one."""
+        """The responses to one stream request: each decoded symbol first when the model
+        decodes and the request asks for them (`stream_symbols`; `symbols` True: always, as
+        the HTTP port's generate stream does), then the complete one."""
         model = self._model(request)
-        if not (t.streams_symbols(model.info) and sequences.flag(request, STREAM_SYMBOLS)):
+        if symbols is None:
+            symbols = sequences.flag(request, STREAM_SYMBOLS)
+        if not (t.streams_symbols(model.info) and symbols):
             yield await self._one(model, request, time_remaining, final=True)
             return
         timing = _Timing()

@@ -28,9 +28,9 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class KServeServicer:
-    def __init__(self, core: InferenceCore) -> None:
+    def __init__(self, core: InferenceCore, inference: Inference | None = None) -> None:
         self._core = core
-        self._inference = Inference(core)
+        self._inference = inference or Inference(core)
         self.statistics = self._inference.statistics
 
     # ------------------------------------------------------------ health and metadata
@@ -93,14 +93,7 @@ class KServeServicer:
     ) -> kpb.ModelStatisticsResponse:
         version = describe.version_number(request.version)
         states = [self._core.state(request.name, version)] if request.name else self._core.states()
-        response = kpb.ModelStatisticsResponse()
-        for state in states:
-            name = state.info.name
-            newest = state.versions[-1] if state.versions else 0
-            for number in [version] if version else state.versions:
-                engine = self._core.totals(name) if number == newest else None
-                response.model_stats.append(self.statistics.model(name, number, engine))
-        return response
+        return self.statistics.report(states, version, self._core.totals)
 
     # ------------------------------------------------------------ inference
 

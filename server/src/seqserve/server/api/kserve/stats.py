@@ -16,9 +16,11 @@ reported on the model's newest version.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from seqserve.server.api.kserve.messages import pb as kpb
+from seqserve.server.repository import ModelState
 from seqserve.server.totals import ModelTotals
 
 
@@ -87,3 +89,20 @@ class Statistics:
         if engine is not None:
             stats.execution_count = engine.compute_count
         return stats
+
+    def report(
+        self,
+        states: Sequence[ModelState],
+        version: int,
+        totals: Callable[[str], ModelTotals],
+    ) -> kpb.ModelStatisticsResponse:
+        """The statistics of `version` (0: every ready version) of each model state; the
+        engine's `totals` of a model are reported on its newest version."""
+        response = kpb.ModelStatisticsResponse()
+        for state in states:
+            name = state.info.name
+            newest = state.versions[-1] if state.versions else 0
+            for number in [version] if version else state.versions:
+                engine = totals(name) if number == newest else None
+                response.model_stats.append(self.model(name, number, engine))
+        return response

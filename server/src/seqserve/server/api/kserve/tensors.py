@@ -48,6 +48,10 @@ WIRE: dict[str, tuple[str, str, str]] = {
     "float64": (FP64, "fp64_contents", "<f8"),
     "string": (BYTES, "bytes_contents", ""),
 }
+# The same by datatype: (typed `contents` field, raw element type).
+BY_DATATYPE: dict[str, tuple[str, str]] = {
+    datatype: (field, raw) for datatype, field, raw in WIRE.values()
+}
 
 
 @dataclass(frozen=True, slots=True)
