@@ -84,9 +84,11 @@ soak: $(STAMP)
 	$(MAKE) --no-print-directory train export
 	SEQSERVE_SOAK_SECONDS=$(SOAK_SECONDS) $(VENV)/bin/pytest -s -m slow tests/reliability/test_soak.py
 
-# Benchmarks (bench/): `bench` creates the peers' pinned virtualenvs (bench/setup.sh: MLServer,
-# PyTriton) and runs every system, writing docs/benchmarks.md and docs/bench.png (~15 min).
-# `bench-quick` (CI) runs seqserve and B0 for a few seconds per point into bench/results/.
+# Benchmarks (bench/): `bench` creates the bench's pinned virtualenvs (bench/setup.sh:
+# perf_analyzer, MLServer, PyTriton) and runs every system, writing docs/benchmarks.md and
+# docs/bench.png (~25 min). `bench-quick` (CI) installs perf_analyzer only, runs seqserve and
+# B0 for a few seconds per point and perf_analyzer once against seqserve (it must exit 0),
+# into bench/results/.
 BENCH_ARGS ?=
 
 bench: $(STAMP)
@@ -96,6 +98,7 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(MAKE) --no-print-directory train export
+	BENCH_VENVS=perf bash bench/setup.sh
 	$(PY) -m bench --quick --models $(MODELS) $(BENCH_ARGS)
 
 # Container image (docker/Dockerfile) from the exported models; needs a Docker daemon.

@@ -1,11 +1,13 @@
 """`python -m bench`: run the benchmark and write the report.
 
     python -m bench                # make bench: every system -> docs/benchmarks.md, docs/bench.png
-    python -m bench --quick        # make bench-quick: seqserve and B0, a few seconds per point
+    python -m bench --quick        # make bench-quick: seqserve and B0, a few seconds per point,
+                                   # and one perf_analyzer run against seqserve
     python -m bench --report FILE  # rewrite the report from a saved results JSON
 
 Exit status is non-zero when the harness itself breaks: seqserve not starting, a point
-with no completed request, or more than 1% of requests failing. No speed is asserted.
+with no completed request, more than 1% of requests failing, or perf_analyzer not running
+to completion (exit 0) against seqserve. No speed is asserted.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         default=3,
         help="interleaved rounds re-measuring the points R1, R2 and R6 compare (0: none)",
     )
+    parser.add_argument(
+        "--pa-window", type=int, default=2000, help="perf_analyzer's window, milliseconds"
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the report goes")
     parser.add_argument("--report", type=Path, help="only rewrite the report from this JSON")
     return parser
@@ -51,12 +56,19 @@ def check(results: dict) -> list[str]:
     problems = [
         f"{s}: {w.splitlines()[0]}" for s, w in results["skipped"].items() if s == "seqserve"
     ]
+    failed_peers = set(results.get("crashes", {})) | set(results["skipped"])
     for p in results["points"]:
+        if p["system"] in failed_peers and p["system"] != "seqserve":
+            continue  # a peer's crash is a measurement, reported as such
         name = f"{p['system']} {p['scenario']} c={p['concurrency']}"
         if p["requests"] == 0:
             problems.append(f"{name}: no request completed ({p['error_sample']})")
         elif p["errors"] > 0.01 * (p["requests"] + p["errors"]):
             problems.append(f"{name}: {p['errors']} errors ({p['error_sample']})")
+    for p in results.get("pa", []):  # perf_analyzer must run to completion on seqserve
+        if p["system"] == "seqserve" and p.get("exit") != 0:
+            name = f"perf_analyzer {p['model']} {p['mode']} c={p['concurrency']}"
+            problems.append(f"{name}: exit {p.get('exit')}: {p.get('error', '')[-400:]}")
     if "seqserve" in results["config"]["systems"] and not any(
         p["system"] == "seqserve" for p in results["points"]
     ):
@@ -91,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         paired_rounds=args.rounds,
         b0_seconds=0.15 if args.quick else 0.5,
         quick=args.quick,
+        pa_window_ms=args.pa_window,
     )
     cfg.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -103,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=1, default=str))
     log(f"results: {path} ({time.monotonic() - started:.0f} s)")
     if args.quick:
-        (cfg.out / "quick.md").write_text(report.tables(results))
+        from bench import costs
+
+        (cfg.out / "quick.md").write_text(report.tables(results) + "\n" + costs.pa_tables(results))
     else:
         report.write(results, args.docs, command=results["command"])
         log(f"report: {args.docs / 'benchmarks.md'}, {args.docs / 'bench.png'}")

@@ -136,8 +136,8 @@ async def _drive(load: Load, clients: range, window: Window, channels: int) -> T
     options = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
     opened = [grpc.aio.insecure_channel(load.target, options=options) for _ in range(channels)]
     try:
-        for channel in opened:
-            await channel.channel_ready()
+        for channel in opened:  # a server that died is an error, not a wait without end
+            await asyncio.wait_for(channel.channel_ready(), 15)
         coros = []
         for j, k in enumerate(clients):
             channel = opened[j % channels]

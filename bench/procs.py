@@ -57,7 +57,7 @@ class Server:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "wb") as out:
+        with open(self.log, "ab") as out:  # a restart keeps what the last run said
             self.proc = subprocess.Popen(
                 self.cmd,
                 stdout=out,

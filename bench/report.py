@@ -15,11 +15,12 @@ from typing import Any
 
 BEGIN = "<!-- bench:begin (written by `make bench`; edit bench/report.py instead) -->"
 END = "<!-- bench:end -->"
-SYSTEMS = ["E", "E2", "seqserve", "B1", "B3", "B4"]
+SYSTEMS = ["E", "E2", "seqserve", "seqserve-kserve", "B1", "B3", "B4"]
 LABELS = {
     "E": "E: do-nothing gRPC server",
     "E2": "E, 2 generator processes",
     "seqserve": "seqserve",
+    "seqserve-kserve": "seqserve over KServe v2",
     "B1": "B1: seqserve, batching off",
     "B3": "B3: MLServer 1.7",
     "B4": "B4: Triton (PyTriton)",
@@ -309,7 +310,18 @@ def _cell(p: dict[str, Any] | None) -> str:
     if p["requests"] == 0:
         return f"failed: {p['error_sample'][:60]}"
     err = f", {p['errors']} err" if p["errors"] else ""
-    return f"**{_fmt(p['seq_per_s'])}**/s · {_ms(p['p50_ms'])} / {_ms(p['p99_ms'])} ms{err}"
+    cpu = cpu_ms(p)
+    cost = f" · {cpu:.3f} ms CPU" if cpu is not None else ""
+    return f"**{_fmt(p['seq_per_s'])}**/s · {_ms(p['p50_ms'])} / {_ms(p['p99_ms'])} ms{cost}{err}"
+
+
+def cpu_ms(p: dict[str, Any], who: str = "server") -> float | None:
+    """CPU milliseconds per inference (per sequence) of a generator point: the server's
+    process tree (`who` "server") or the generator's, from /proc over the point."""
+    cores = p.get(f"{who}_cpu" if who == "server" else "gen_cpu")
+    if cores is None or not p.get("seq_per_s"):
+        return None
+    return 1000 * float(cores) / float(p["seq_per_s"])
 
 
 def tables(results: dict[str, Any]) -> str:
@@ -320,7 +332,10 @@ def tables(results: dict[str, Any]) -> str:
     for scen in scenarios:
         cs = sorted({p["concurrency"] for p in results["points"] if p["scenario"] == scen}) or conc
         out.append(f"#### {SCENARIO_TEXT[scen]}\n")
-        out.append("Each cell: sequences/s · p50 / p99 latency per request.\n")
+        out.append(
+            "Each cell: sequences/s · p50 / p99 latency per request · the server's CPU time "
+            "per sequence (its whole process tree, from /proc).\n"
+        )
         out.append("| system | " + " | ".join(f"c={c}" for c in cs) + " |")
         out.append("|---|" + "---|" * len(cs))
         for system in SYSTEMS:
@@ -334,8 +349,9 @@ def tables(results: dict[str, Any]) -> str:
 def details(results: dict[str, Any]) -> str:
     out = [
         "| system | scenario | c | requests | seq/s | p50 ms | p90 ms | p99 ms | max ms | "
-        "errors | server CPU (cores) | generator CPU (cores) | server RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "errors | server CPU (cores) | generator CPU (cores) | server CPU ms/seq | "
+        "generator CPU ms/seq | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in results["points"]:
         errs = ", ".join(f"{k} {v}" for k, v in p["error_codes"].items()) or "0"
@@ -343,7 +359,8 @@ def details(results: dict[str, Any]) -> str:
             f"| {p['system']} | {p['scenario']} | {p['concurrency']} | {p['requests']} | "
             f"{_fmt(p['seq_per_s'])} | {_ms(p['p50_ms'])} | {_ms(p['p90_ms'])} | "
             f"{_ms(p['p99_ms'])} | {_ms(p['max_ms'])} | {errs} | {p['server_cpu']:.2f} | "
-            f"{p['gen_cpu']:.2f} | {p['server_rss_mb']:.0f} |"
+            f"{p['gen_cpu']:.2f} | {_fmt(cpu_ms(p), 3)} | {_fmt(cpu_ms(p, 'gen'), 3)} | "
+            f"{p['server_rss_mb']:.0f} |"
         )
     return "\n".join(out)
 
@@ -451,7 +468,15 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     scenarios = ["reverse", "addition", "recall"]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    colors = {"E": "0.5", "E2": "0.75", "seqserve": "C0", "B1": "C1", "B3": "C2", "B4": "C3"}
+    colors = {
+        "E": "0.5",
+        "E2": "0.75",
+        "seqserve": "C0",
+        "seqserve-kserve": "C4",
+        "B1": "C1",
+        "B3": "C2",
+        "B4": "C3",
+    }
     b0 = results.get("b0", {})
     for col, scen in enumerate(scenarios):
         top, bottom = axes[0][col], axes[1][col]
@@ -518,6 +543,8 @@ def flagged(flags: list[str]) -> str:
 
 
 def section(results: dict[str, Any], command: str) -> str:
+    from bench import costs  # it reads this module's helpers
+
     cfg, machine = results["config"], results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     rows = targets(results)
@@ -552,6 +579,14 @@ def section(results: dict[str, Any], command: str) -> str:
         if skipped
         else "Every system ran."
     )
+    crashes = results.get("crashes", {})
+    if crashes:
+        skipped_text += "\n" + "\n".join(
+            f"- **{s}** crashed under load:\n\n  ```\n  "
+            + w.strip()[-1500:].replace("\n", "\n  ")
+            + "\n  ```"
+            for s, w in crashes.items()
+        )
     checks = "\n".join(f"- {k}: `{v}`" for k, v in results.get("checks", {}).items())
     soak = results.get("soak", {})
     soak_text = ""
@@ -578,8 +613,13 @@ def section(results: dict[str, Any], command: str) -> str:
         "## Throughput and latency (`make bench`)",
         "",
         f"One run of `{command}` (`python -m bench {' '.join(results.get('argv', []))}`, code in "
-        f"`bench/`), {machine['started']}, "
-        f"commit `{machine['commit']}`, {results.get('wall_s', 0) / 60:.1f} min in all.",
+        f"`bench/`) at commit `{machine['commit']}`, "
+        f"{results.get('wall_s', 0) / 60:.1f} min in all."
+        + "".join(
+            f" {r['system']}'s figures come from `python -m bench {' '.join(r['argv'])}`, run "
+            f"alone right after: {r['why']}."
+            for r in results.get("reruns", [])
+        ),
         "",
         f"- Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']} memory, "
         f"Linux {machine['kernel']}; load average before {load}, after {load_after}.",
@@ -604,13 +644,34 @@ def section(results: dict[str, Any], command: str) -> str:
         "by the generator, so they do less work per request than seqserve, which parses the text. "
         "They have no "
         "session API, so `recall` runs on seqserve, B1 and E only.",
+        "- perf_analyzer (Triton's C++ load generator, 2.41.0, from the tritonclient wheel; "
+        "`bench/perfanalyzer.py`): async mode, unary (`ModelInfer`) and `--streaming` "
+        f"(`ModelStreamInfer`), {cfg.get('pa_trials', 3)} windows of "
+        f"{cfg.get('pa_window_ms', 2000)} ms per point, averaged as perf_analyzer reports them, "
+        "valid inputs from a JSON file; E (reverse-shaped only), seqserve and B4. Beside its "
+        "figures: the server's CPU time (user + system of its whole process tree, from /proc: "
+        "Triton's stub processes included) and perf_analyzer's own, over the whole run, divided "
+        "by the inferences the server's ModelStatistics counted in it.",
+        "- CPU per inference is the figure the cost targets are judged on: it does not depend "
+        "on who else shares the cores, while throughput and latency here do.",
         "",
-        "### Targets (issue 9)",
+        "### Cost-per-request targets",
+        "",
+        costs.target_table(results),
+        "",
+        "### perf_analyzer (KServe v2)",
+        "",
+        "Each cell: inferences/s · p50 / p99 latency · the server's CPU time per inference.",
+        "",
+        costs.pa_tables(results),
+        costs.pa_failures(results),
+        "",
+        "### Own-API targets (R1-R6)",
         "",
         *target_lines,
         "",
         *interleaved_lines,
-        "### Results",
+        "### The project's generator (seqserve.v1, sessions, and KServe for B3, B4 and seqserve)",
         "",
         tables(results),
         "#### B0: the same graphs in-process, no gRPC (one onnxruntime thread)",
@@ -621,7 +682,7 @@ def section(results: dict[str, Any], command: str) -> str:
         "",
         b2_table(results),
         "",
-        "#### Baselines that did not run",
+        "#### Baselines that did not run or crashed",
         "",
         skipped_text,
         "",
@@ -648,6 +709,8 @@ def section(results: dict[str, Any], command: str) -> str:
         "<details><summary>Every point</summary>",
         "",
         details(results),
+        "",
+        costs.pa_details(results),
         "",
         "</details>",
         "",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import systems
+from bench import perfanalyzer, systems
 from bench.loadgen import Generator, Load
 from bench.onnx_graphs import model_folder
 from bench.procs import RssSampler, Server
@@ -38,6 +38,8 @@ ROOT = systems.ROOT
 SEQSERVE_FLAGS = ["--worker-policy", "idle"]
 B1_FLAGS = [*SEQSERVE_FLAGS, "--max-batch-size", "1", "--max-active-sequences", "1"]
 # The points R1, R2 and R6 compare, and the systems each compares: measured again in turn.
+# The project's generator on seqserve over KServe (beside seqserve.v1 on the same server).
+KSERVE_SCENARIOS = ["reverse", "addition", "reverse_bulk64"]
 PAIRED = [
     ("reverse", 1, ("E", "seqserve")),
     ("reverse", 64, ("E", "seqserve", "B1")),
@@ -66,6 +68,9 @@ class Config:
     quick: bool = False
     paired_rounds: int = 3  # interleaved re-measurement of the points the ratios compare
     paired_seconds: float = 4.0
+    pa_window_ms: int = 2000  # perf_analyzer's measurement window
+    pa_trials: int = 3  # windows per point (three: perf_analyzer averages the last three)
+    pa_bulk_concurrency: int = 8  # the 64-row requests' point
 
 
 def log(msg: str) -> None:
@@ -137,6 +142,8 @@ class Runner:
             "soak": {},
             "profile": {},
             "idle_rss_mb": {},
+            "pa": [],  # perf_analyzer points (bench.perfanalyzer)
+            "crashes": {},  # peers that died under load (then restarted for the rest)
         }
         self.gen = Generator(cfg.procs, cfg.clients_per_channel)
 
@@ -173,6 +180,70 @@ class Runner:
         )
         return result
 
+    def perf_analyzer(
+        self,
+        system: str,
+        server: Server,
+        target: str,
+        models: list[str],
+        bulk: bool = True,
+        restart: Callable[[], None] | None = None,
+    ) -> None:
+        """perf_analyzer against a KServe server: each model unary and streaming at every
+        concurrency, then 64-row requests (unary); quick: one unary point on reverse."""
+        cfg = self.cfg
+        plan: list[tuple[str, bool, int, int]] = []
+        if cfg.quick:
+            plan.append(("reverse", False, 1, 8))
+        else:
+            for model in models:
+                for streaming in (False, True):
+                    plan.extend((model, streaming, 1, c) for c in cfg.concurrency)
+            if bulk:
+                plan.append(("reverse", False, 64, cfg.pa_bulk_concurrency))
+        for model, streaming, batch, c in plan:
+            data = perfanalyzer.input_data(cfg.out / "pa", model, peer=system.startswith("B"))
+            result = perfanalyzer.run_point(
+                target,
+                server,
+                model,
+                c,
+                data=data,
+                out=cfg.out / "pa",
+                streaming=streaming,
+                batch=batch,
+                window_ms=1000 if cfg.quick else cfg.pa_window_ms,
+                trials=3 if cfg.quick else cfg.pa_trials,
+            )
+            result["system"] = system
+            self.results["pa"].append(result)
+            err = f"  FAILED exit {result.get('exit')}: {result.get('error', '')[-300:]}"
+            log(
+                f"  pa {system:8s} {model:9s} {result['mode']:6s} b={batch:<2d} c={c:<4d} "
+                + (
+                    err
+                    if result.get("error")
+                    else f"{result['infer_per_s'] or 0:9.0f} inf/s  p50 {result['p50_ms']:7.2f} ms"
+                    f"  p99 {result['p99_ms']:7.2f} ms  srv cpu/inf "
+                    f"{result['server_cpu_ms'] or 0:.3f} ms  gen cpu/inf "
+                    f"{result['gen_cpu_ms'] or 0:.3f} ms"
+                )
+            )
+            if not server.alive():
+                tail = server.tail(40).splitlines()
+                signal = [line for line in tail if "Signal" in line or "rror" in line][-1:]
+                self.crashed(
+                    system,
+                    f"died under perf_analyzer {model} {result['mode']} c={c}: "
+                    + (signal[0].strip() if signal else "(no message)")
+                    + "\n"
+                    + "\n".join(tail[-8:]),
+                )
+                if restart is None:
+                    log(f"{system}: server died under perf_analyzer; its remaining points not run")
+                    return
+                restart()
+
     def skip(self, system: str, why: str) -> None:
         log(f"{system}: NOT RUN: {why.splitlines()[0] if why else ''}")
         self.results["skipped"][system] = why
@@ -189,6 +260,7 @@ class Runner:
     ) -> None:
         log(f"{system}: starting: {' '.join(server.cmd)}")
         t0 = time.monotonic()
+        points_done = False
         try:
             server.start()
             asyncio.run(ready())
@@ -205,15 +277,50 @@ class Runner:
                 )
                 for c in concurrency:
                     self.point(system, scenario, load(scenario), c, server)
+                    if not server.alive():
+                        raise RuntimeError(f"{system} exited during {name} c={c}")
+            points_done = True
             if extra is not None:
                 extra(server)
         except Exception as exc:
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            self.skip(
-                system, f"{detail}\n{server.tail()}" if server.tail() not in detail else detail
-            )
+            why = f"{detail}\n{server.tail()}" if server.tail() not in detail else detail
+            if points_done or extra is None or system == "seqserve":
+                self.skip(system, why)
+            else:  # a peer that crashed under the generator: recorded, then restarted once
+                self.crashed(system, f"{why}\n(restarted once for its perf_analyzer points)")
+                self.restart_for(system, server, ready, extra)
         finally:
             server.stop()
+
+    def crashed(self, system: str, why: str) -> None:
+        log(f"{system}: CRASHED: {why.splitlines()[0] if why else ''}")
+        crashes = self.results.setdefault("crashes", {})
+        crashes[system] = f"{crashes[system]}\n\n{why}" if system in crashes else why
+
+    def restart_server(self, system: str, server: Server, ready: Callable[[], Any]) -> None:
+        log(f"{system}: restarting")
+        server.stop()
+        server.start()
+        asyncio.run(ready())
+
+    def restart_for(
+        self,
+        system: str,
+        server: Server,
+        ready: Callable[[], Any],
+        extra: Callable[[Server], None],
+    ) -> None:
+        """Start a crashed peer again for its remaining (perf_analyzer) points."""
+        server.stop()
+        try:
+            log(f"{system}: restarting for its perf_analyzer points")
+            server.start()
+            asyncio.run(ready())
+            extra(server)
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            self.skip(system, f"after a restart: {detail}\n{server.tail()}")
 
     # ---------------------------------------------------------------- systems
 
@@ -226,8 +333,17 @@ class Runner:
             lambda s: systems.seqserve_check(target, s),
             lambda s: systems.seqserve_load(target, s),
             ["reverse", "addition", "recall"],
-            None if self.cfg.quick or self.cfg.procs > 1 else self.e_two_procs(target),
+            None if self.cfg.quick or self.cfg.procs > 1 else self.e_extras(target),
         )
+
+    def e_extras(self, target: str) -> Callable[[Server], None]:
+        two_procs = self.e_two_procs(target)
+
+        def extras(server: Server) -> None:
+            self.perf_analyzer("E", server, target, ["reverse"])
+            two_procs(server)
+
+        return extras
 
     def e_two_procs(self, target: str) -> Callable[[Server], None]:
         """E again with a second generator process: is one process the ceiling?"""
@@ -247,9 +363,7 @@ class Runner:
     def run_seqserve(self, system: str, flags: list[str], scenarios: list[str]) -> None:
         server, target = systems.seqserve_server(system, self.cfg.models, self.logs, flags)
         models = sorted({SCENARIOS[s].model for s in scenarios})
-        extra = (
-            self.seqserve_extras(target) if system == "seqserve" and not self.cfg.quick else None
-        )
+        extra = self.seqserve_extras(target) if system == "seqserve" else None
         self.serve(
             system,
             server,
@@ -262,6 +376,10 @@ class Runner:
 
     def seqserve_extras(self, target: str) -> Callable[[Server], None]:
         def extras(server: Server) -> None:
+            self.perf_analyzer("seqserve", server, target, ["reverse", "addition"])
+            if self.cfg.quick:
+                return
+            self.kserve_points("seqserve-kserve", server, target, KSERVE_SCENARIOS)
             self.soak(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
             self.profile(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
 
@@ -312,6 +430,19 @@ class Runner:
             "seconds": secs,
             "result": result,
         }
+
+    def kserve_points(self, system: str, server: Server, target: str, names: list[str]) -> None:
+        """The project's generator over KServe ModelInfer, on a server already up."""
+        oip = systems.kserve_module(self.cfg.out / "gen")
+        for name in names:
+            scenario = SCENARIOS[name]
+            sample = asyncio.run(systems.kserve_check(oip, target, scenario, seqserve=True))
+            self.results["checks"][f"{system}/{name}"] = sample
+            log(f"{system}: check {sample}")
+            load = systems.kserve_load(oip, target, scenario, seqserve=True)
+            bulk = scenario.per_request > 1
+            for c in self.cfg.bulk_concurrency if bulk else self.cfg.concurrency:
+                self.point(system, scenario, load, c, server)
 
     def run_paired(self) -> None:
         """E, seqserve and B1 up together; the points the ratio targets compare, measured
@@ -392,7 +523,16 @@ class Runner:
             lambda: systems.wait_kserve(oip, target, names, server, 120),
             lambda s: systems.kserve_check(oip, target, s),
             lambda s: systems.kserve_load(oip, target, s),
-            names,
+            [*names, "reverse_bulk64"],
+            lambda server: self.perf_analyzer(
+                "B4",
+                server,
+                target,
+                names,
+                restart=lambda: self.restart_server(
+                    "B4", server, lambda: systems.wait_kserve(oip, target, names, server, 120)
+                ),
+            ),
         )
 
     def run_subprocess(self, system: str, key: str, cmd: list[str], timeout: float) -> None:

@@ -169,34 +169,56 @@ def kserve_module(out: Path) -> object:
     return grpc_service_pb2
 
 
-def kserve_request(oip: object, model: str, symbols: np.ndarray) -> bytes:
+def kserve_request(oip: object, model: str, symbols: np.ndarray, name: str = "x") -> bytes:
     req = oip.ModelInferRequest(model_name=model)  # type: ignore[attr-defined]
     tensor = req.inputs.add()
-    tensor.name, tensor.datatype = "x", "INT64"
+    tensor.name, tensor.datatype = name, "INT64"
     tensor.shape.extend(symbols.shape)
     req.raw_input_contents.append(np.ascontiguousarray(symbols, dtype="<i8").tobytes())
     return bytes(req.SerializeToString())
 
 
-def kserve_load(oip: object, target: str, scenario: Scenario) -> Load:
+def kserve_text_request(oip: object, model: str, texts: list[str]) -> bytes:
+    """seqserve's text input: INPUT BYTES [n, 1], raw (4-byte length, then the bytes)."""
+    req = oip.ModelInferRequest(model_name=model)  # type: ignore[attr-defined]
+    tensor = req.inputs.add()
+    tensor.name, tensor.datatype = "INPUT", "BYTES"
+    tensor.shape.extend([len(texts), 1])
+    raw = b"".join(len(t).to_bytes(4, "little") + t.encode() for t in texts)
+    req.raw_input_contents.append(raw)
+    return bytes(req.SerializeToString())
+
+
+def kserve_load(oip: object, target: str, scenario: Scenario, seqserve: bool = False) -> Load:
+    """KServe requests; `seqserve`: as seqserve publishes its tensors (INPUT; text as BYTES),
+    else as the peers take them (`x`, symbols as INT64)."""
     rng = np.random.default_rng(7)
     payloads = []
     for _ in range(VARIANTS):
         if scenario.model == "addition":
-            rows = [text_symbols(t) for t in addition_texts(scenario.per_request, rng)]
-            symbols = np.array(rows, dtype=np.int64)
+            texts = addition_texts(scenario.per_request, rng)
+            if seqserve:
+                payloads.append(kserve_text_request(oip, scenario.model, texts))
+                continue
+            symbols = np.array([text_symbols(t) for t in texts], dtype=np.int64)
         else:
             symbols = reverse_sources(scenario.per_request, rng)
-        payloads.append(kserve_request(oip, scenario.model, symbols))
+        name = "INPUT" if seqserve else "x"
+        payloads.append(kserve_request(oip, scenario.model, symbols, name))
     return Load(target, MODEL_INFER, payloads, per_request=scenario.per_request)
 
 
-async def kserve_check(oip: object, target: str, scenario: Scenario) -> str:
-    load = kserve_load(oip, target, scenario)
+async def kserve_check(oip: object, target: str, scenario: Scenario, seqserve: bool = False) -> str:
+    load = kserve_load(oip, target, scenario, seqserve)
     async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
         infer = channel.unary_unary(MODEL_INFER, None, oip.ModelInferResponse.FromString)  # type: ignore[attr-defined]
         response = await infer(load.payloads[0], timeout=30)
     request = oip.ModelInferRequest.FromString(load.payloads[0])  # type: ignore[attr-defined]
+    if request.inputs[0].datatype == "BYTES":  # seqserve's text: show the answer's rows
+        out = response.outputs[0]
+        assert out.shape[0] == request.inputs[0].shape[0], (out.shape, request.inputs[0].shape)
+        raw = response.raw_output_contents[0]
+        return f"{scenario.model} (BYTES) -> {raw[4 : 4 + int.from_bytes(raw[:4], 'little')]!r}"
     x = np.frombuffer(request.raw_input_contents[0], dtype="<i8").reshape(
         list(request.inputs[0].shape)
     )

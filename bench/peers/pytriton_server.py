@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-from pytriton.triton import Triton, TritonConfig
+from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
 from bench.onnx_graphs import Graphs, model_folder
 
@@ -54,7 +54,9 @@ def main() -> None:
         metrics_port=args.metrics_port,
         log_verbose=0,
     )
-    with Triton(config=config) as triton:
+    # no token on statistics and the rest: perf_analyzer reads ModelStatistics (loopback only)
+    security = TritonSecurityConfig(restricted_endpoints=[])
+    with Triton(config=config, security_config=security) as triton:
         for name in args.names.split(","):
             graphs = Graphs(model_folder(args.models, name), threads=1)
             triton.bind(

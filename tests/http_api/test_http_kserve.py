@@ -122,7 +122,7 @@ def test_health_metadata_config_index(triton_http_client: Client, exported: dict
     assert versioned == meta
     config = triton_http_client.get_model_config("reverse")
     assert config["max_batch_size"] > 0 and config["input"][0]["data_type"] == "TYPE_INT64"
-    assert config["model_transaction_policy"]["decoupled"] is True
+    assert config["model_transaction_policy"]["decoupled"] is False  # one response per request
     index = triton_http_client.get_model_repository_index()
     assert {entry["name"] for entry in index} == set(exported)
     assert all(entry["state"] == "READY" for entry in index)

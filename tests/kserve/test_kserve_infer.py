@@ -117,12 +117,32 @@ def _final(result: triton.InferResult) -> bool:
     return bool(result.get_response().parameters["triton_final_response"].bool_param)
 
 
+SYMBOLS = {"stream_symbols": True}  # the opt-in: every decoded symbol, then the result
+
+
+def test_stream_reverse_answers_once_by_default(
+    triton_client: Client, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
+) -> None:
+    """A seq2seq request on a stream gets one response, as on ModelInfer; the model is not
+    declared decoupled, so Triton's tools need not stream to reach it."""
+    info = exported["reverse"]
+    items = random_items(info, 3, seed=12)
+    received = stream(triton_client, "reverse", [{"inputs": [tensor(items)], "request_id": "o"}])
+    assert len(received) == 1
+    ((result, error),) = received
+    assert error is None and _final(result) and result.get_response().id == "o"
+    assert_same(info, result, predict(v1_stub, "reverse", items))
+    config = triton_client.get_model_config("reverse").config
+    assert not config.model_transaction_policy.decoupled
+
+
 def test_stream_reverse_symbols_then_result(
     triton_client: Client, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
 ) -> None:
     info = exported["reverse"]
     items = random_items(info, 2, seed=11)
-    received = stream(triton_client, "reverse", [{"inputs": [tensor(items)], "request_id": "s"}])
+    request = {"inputs": [tensor(items)], "request_id": "s", "parameters": SYMBOLS}
+    received = stream(triton_client, "reverse", [request])
     assert all(error is None for _, error in received)
     results = [r for r, _ in received]
     partial, last = results[:-1], results[-1]
@@ -147,6 +167,14 @@ def test_stream_reverse_symbols_then_result(
         assert positions == list(range(steps))
 
 
+def test_stream_symbols_parameter_must_be_a_bool(triton_client: Client) -> None:
+    items = [[1, 2, 3, 4, 5, 6]]
+    request = {"inputs": [tensor(items)], "request_id": "b", "parameters": {"stream_symbols": 1}}
+    ((_, error),) = stream(triton_client, "reverse", [request])
+    assert isinstance(error, triton.InferenceServerException)
+    assert error.message() == "parameter stream_symbols must be a bool"
+
+
 def test_stream_other_kinds_answer_once(
     triton_client: Client, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
 ) -> None:
@@ -161,13 +189,17 @@ def test_stream_other_kinds_answer_once(
 def test_stream_requests_decode_together(
     triton_client: Client, v1_stub: pb_grpc.SeqServeStub, exported: dict[str, pb.ModelInfo]
 ) -> None:
-    """Many reverse requests on one stream: each final response matches Predict, by id."""
+    """Many reverse requests on one stream, half of them asking for symbols: each final
+    response matches Predict, by id."""
     info = exported["reverse"]
     batches = {f"req{k}": random_items(info, 4, seed=100 + k) for k in range(8)}
-    requests = [{"inputs": [tensor(items)], "request_id": key} for key, items in batches.items()]
+    requests = [
+        {"inputs": [tensor(items)], "request_id": key, "parameters": {"stream_symbols": k % 2 == 0}}
+        for k, (key, items) in enumerate(batches.items())
+    ]
     received = stream(triton_client, "reverse", requests)
     finals = {r.get_response().id: r for r, error in received if error is None and _final(r)}
     assert sorted(finals) == sorted(batches)
     for key, items in batches.items():
         assert_same(info, finals[key], predict(v1_stub, "reverse", items))
-    assert len(received) == len(batches) * (4 * info.decode.steps + 1)
+    assert len(received) == len(batches) + len(batches) // 2 * 4 * info.decode.steps

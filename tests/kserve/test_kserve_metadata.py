@@ -74,8 +74,8 @@ def test_model_config(triton_client: Client, exported: dict[str, pb.ModelInfo]) 
     assert whole.HasField("dynamic_batching")
     recall = triton_client.get_model_config("recall").config
     assert recall.max_batch_size == 0 and recall.HasField("sequence_batching")
-    if "reverse" in exported:
-        assert triton_client.get_model_config("reverse").config.model_transaction_policy.decoupled
+    for name in exported:  # one response per request: no model is decoupled
+        assert not triton_client.get_model_config(name).config.model_transaction_policy.decoupled
 
 
 def test_repository_index(triton_client: Client, exported: dict[str, pb.ModelInfo]) -> None:
@@ -120,3 +120,42 @@ def test_statistics_of_every_version(
     stats = triton_client.get_inference_statistics("echo_whole").model_stats
     assert [s.version for s in stats] == list(versions)
     assert all(s.name == "echo_whole" for s in stats)
+
+
+@pytest.mark.parametrize("name", ["sum_mlp", "reverse", "recall"])
+def test_statistics_keep_tritons_invariants(
+    triton_client: Client, exported: dict[str, pb.ModelInfo], name: str
+) -> None:
+    """What Triton's perf_analyzer checks: per version, every successful request counted
+    once in queue and in each compute phase, with its time in each."""
+    if name not in exported:
+        pytest.skip(f"{name} not exported")
+    info = exported[name]
+    version = str(info.version)
+    stateful = info.kind == pb.SERVING_KIND_STATEFUL_STEP
+
+    def send() -> None:
+        if stateful:
+            step = tensor([[3]])
+            triton_client.infer(name, [step], sequence_id=991, sequence_start=True)
+            triton_client.infer(name, [step], sequence_id=991, sequence_end=True)
+        else:
+            for seed in (8, 9):
+                triton_client.infer(name, [tensor(random_items(info, 1, seed=seed))])
+
+    send()
+    (before,) = triton_client.get_inference_statistics(name, version).model_stats
+    send()
+    (after,) = triton_client.get_inference_statistics(name, version).model_stats
+    stats = after.inference_stats
+    counts = {
+        phase: getattr(stats, phase).count - getattr(before.inference_stats, phase).count
+        for phase in ("success", "queue", "compute_input", "compute_infer", "compute_output")
+    }
+    assert counts == dict.fromkeys(counts, 2)
+    assert after.inference_count - before.inference_count == 2
+    assert stats.compute_infer.ns > before.inference_stats.compute_infer.ns
+    assert stats.compute_input.ns > 0 and stats.compute_output.ns > 0
+    parts = stats.queue.ns + stats.compute_input.ns + stats.compute_infer.ns
+    assert parts + stats.compute_output.ns <= stats.success.ns
+    assert after.version == version and after.execution_count >= 1

@@ -56,3 +56,17 @@ class ActiveCalls:
 
 
 active_calls = ActiveCalls()
+
+
+@dataclass(slots=True)
+class QueueWait:
+    """How long the current request waited for a batch or a decoder slot, in nanoseconds
+    (-1: it never queued, e.g. it ran in the fast lane); written once by the worker thread
+    that takes it, read by the front-end after the answer (KServe statistics)."""
+
+    ns: int = -1
+
+
+queue_wait: contextvars.ContextVar[QueueWait | None] = contextvars.ContextVar(
+    "seqserve_queue_wait", default=None
+)

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from seqserve.server.calls import QueueWait, queue_wait
 from seqserve.server.errors import Overloaded
 from seqserve.server.execution import workers
 from seqserve.server.execution.capacity import Capacity
@@ -51,6 +52,7 @@ class _Entry(Generic[I, O]):
     items: Sequence[I]
     future: asyncio.Future[list[O]]
     queued: float  # perf_counter() at submit, for the queue-time metric
+    wait: QueueWait | None  # the submitting request's, when it asks (KServe statistics)
 
 
 class Batcher(Generic[I, O]):
@@ -145,7 +147,7 @@ class Batcher(Generic[I, O]):
                 )
             self._pending += len(items)
         future: asyncio.Future[list[O]] = self._loop.create_future()
-        self._queue.put(_Entry(items, future, time.perf_counter()))
+        self._queue.put(_Entry(items, future, time.perf_counter(), queue_wait.get()))
         return future
 
     @property
@@ -211,6 +213,9 @@ class Batcher(Generic[I, O]):
             return
         items = [item for e in live for item in e.items]
         started = time.perf_counter()
+        for e in live:
+            if e.wait is not None:
+                e.wait.ns = int((started - e.queued) * 1e9)
         try:
             outputs = self._run(items)
         except Exception as exc:  # every waiter of the batch gets the same error

@@ -22,6 +22,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from seqserve.server.calls import QueueWait, queue_wait
 from seqserve.server.errors import DeadlineExceeded, Overloaded
 from seqserve.server.execution import workers
 from seqserve.server.execution.scheduler import Finished, Plan, Progress, Scheduler
@@ -60,6 +61,7 @@ class Job:
     remaining: int = 0
     closed: bool = False  # set by the worker once the job has its final answer or error
     queued: float = field(default_factory=time.perf_counter)  # for the queue-time metric
+    wait: QueueWait | None = field(default_factory=queue_wait.get)  # KServe statistics
 
 
 Delivery = tuple[Job, "StreamEvent | BaseException"]
@@ -244,6 +246,9 @@ class DecodeWorker:
         x = self._source_onehot(np.asarray(sources, dtype=np.int64))
         started = time.perf_counter()
         self.state.encode(np.asarray(slots, dtype=np.int64), x)
+        for job, _ in filter(None, jobs):
+            if job.wait is not None and job.wait.ns < 0:  # its first sequence admitted
+                job.wait.ns = int((started - job.queued) * 1e9)
         queued = [job.queued for job, _ in filter(None, jobs)]
         self.metrics.encoded(queued, started, time.perf_counter())
 

@@ -136,16 +136,14 @@ class KServeRoutes:
     async def generate_stream(self, request: Request) -> Response:
         """Server-sent events: one per decoded symbol (seq2seq), then the whole answer."""
         message = await self._generate_request(request, "ModelGenerateStream")
-        events = self._inference.run(message, time_remaining(request), stream=True)
+        events = self._inference.stream(message, time_remaining(request), symbols=True)
         return await sse.respond(_generated(events))
 
     async def _one(
         self, message: kpb.ModelInferRequest, request: Request
     ) -> kpb.ModelInferResponse:
         """The one response to a request, within its `Grpc-Timeout` (or the default)."""
-        responses = self._inference.run(message, time_remaining(request), stream=False)
-        found = [response async for response in responses]
-        return found[-1]
+        return await self._inference.infer(message, time_remaining(request))
 
     async def _generate_request(self, request: Request, method: str) -> kpb.ModelInferRequest:
         name, version = _model(request, method)

@@ -35,6 +35,26 @@ _UNARY: dict[str, tuple[Any, Any]] = {
 }
 
 
+def method_handlers(servicer: Any) -> dict[str, grpc.RpcMethodHandler]:
+    """The service's method handlers for any object with its methods (the do-nothing
+    benchmark server registers its own through this too)."""
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, name),
+            request_deserializer=request.FromString,
+            response_serializer=response.SerializeToString,
+        )
+        for name, (request, response) in _UNARY.items()
+        if hasattr(servicer, name)  # a stand-in servicer may leave repository control out
+    }
+    handlers["ModelStreamInfer"] = grpc.stream_stream_rpc_method_handler(
+        servicer.ModelStreamInfer,
+        request_deserializer=pb.ModelInferRequest.FromString,
+        response_serializer=pb.ModelStreamInferResponse.SerializeToString,
+    )
+    return handlers
+
+
 def add_to_server(
     server: Registration,
     core: InferenceCore,
@@ -44,22 +64,10 @@ def add_to_server(
     """Register the servicer for `core` on `server` (before it starts); `inference`: the
     sequences and statistics it shares with the HTTP port."""
     servicer = KServeServicer(core, control, inference)
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, name),
-            request_deserializer=request.FromString,
-            response_serializer=response.SerializeToString,
-        )
-        for name, (request, response) in _UNARY.items()
-    }
-    handlers["ModelStreamInfer"] = grpc.stream_stream_rpc_method_handler(
-        servicer.ModelStreamInfer,
-        request_deserializer=pb.ModelInferRequest.FromString,
-        response_serializer=pb.ModelStreamInferResponse.SerializeToString,
-    )
+    handlers = method_handlers(servicer)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)
     return servicer
 
 
-__all__ = ["SERVICE", "KServeServicer", "add_to_server"]
+__all__ = ["SERVICE", "KServeServicer", "add_to_server", "method_handlers"]

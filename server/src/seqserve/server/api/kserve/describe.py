@@ -70,7 +70,8 @@ def model_config(state: ModelState, settings: Settings) -> kpb.ModelConfig:
         version_policy=kpb.ModelVersionPolicy(
             specific=kpb.ModelVersionPolicy.Specific(versions=state.versions)
         ),
-        model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=t.streams_symbols(info)),
+        # one response per request (not decoupled): per-symbol responses are an opt-in
+        model_transaction_policy=kpb.ModelTransactionPolicy(decoupled=False),
     )
     for spec in t.input_specs(info):
         config.input.add(name=spec.name, data_type=_config_type(spec), dims=_dims(spec, batched))

@@ -121,10 +121,7 @@ class KServeServicer:
     async def ModelInfer(
         self, request: kpb.ModelInferRequest, context: Context
     ) -> kpb.ModelInferResponse:
-        responses = [
-            r async for r in self._inference.run(request, context.time_remaining(), stream=False)
-        ]
-        return responses[-1]
+        return await self._inference.infer(request, context.time_remaining())
 
     @streaming
     async def ModelStreamInfer(
@@ -132,7 +129,8 @@ class KServeServicer:
     ) -> AsyncIterator[kpb.ModelStreamInferResponse]:
         """Requests are answered concurrently (match responses by `id`); steps of stateful
         sequences in order. A failed request gets `error_message` and the stream goes on.
-        seq2seq models send each decoded symbol, then the complete response."""
+        One response per request; a seq2seq request with the `stream_symbols` parameter
+        true gets each decoded symbol first, then the complete response."""
 
         def in_order(request: kpb.ModelInferRequest) -> bool:
             return sequences.SEQUENCE_ID in request.parameters
@@ -141,9 +139,7 @@ class KServeServicer:
             request: kpb.ModelInferRequest,
         ) -> AsyncIterator[kpb.ModelStreamInferResponse]:
             try:
-                async for response in self._inference.run(
-                    request, context.time_remaining(), stream=True
-                ):
+                async for response in self._inference.stream(request, context.time_remaining()):
                     yield kpb.ModelStreamInferResponse(infer_response=response)
             except SeqServeError as exc:
                 yield _stream_error(request, exc.message)

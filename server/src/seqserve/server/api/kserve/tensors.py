@@ -73,7 +73,8 @@ def is_stateful(info: pb.ModelInfo) -> bool:
 
 
 def streams_symbols(info: pb.ModelInfo) -> bool:
-    """seq2seq models send each decoded symbol on ModelStreamInfer (decoupled, in Triton terms)."""
+    """seq2seq models can send each decoded symbol on ModelStreamInfer, to a request that
+    asks for them (the `stream_symbols` parameter)."""
     return info.kind == pb.SERVING_KIND_SEQ2SEQ
 
 
