@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import _fmt, _ms, _points, cpu_ms
+from bench.report import _fmt, _ms, _points, by_concurrency, cpu_ms
 
 PA_SYSTEMS = {
     "E": "E: do-nothing grpc.aio KServe server",
@@ -62,13 +62,11 @@ def pa_tables(results: dict[str, Any]) -> str:
         how = "`ModelStreamInfer` (`--streaming`)" if mode == "stream" else "`ModelInfer`"
         rows = f", {batch} rows per request" if batch > 1 else ""
         out.append(f"#### perf_analyzer: `{model}`, {how}{rows}\n")
-        out.append("| system | " + " | ".join(f"c={c}" for c in cs) + " |")
-        out.append("|---|" + "---|" * len(cs))
-        for system, label in PA_SYSTEMS.items():
-            row = [by.get((system, model, mode, batch, c)) for c in cs]
-            if any(row):
-                out.append(f"| {label} | " + " | ".join(_pa_cell(p) for p in row) + " |")
-        out.append("")
+        table = {
+            label: [by.get((system, model, mode, batch, c)) for c in cs]
+            for system, label in PA_SYSTEMS.items()
+        }
+        out += by_concurrency(cs, table, _pa_cell)
     return "\n".join(out)
 
 

@@ -10,6 +10,7 @@ import math
 import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -336,14 +337,24 @@ def tables(results: dict[str, Any]) -> str:
             "Each cell: sequences/s · p50 / p99 latency per request · the server's CPU time "
             "per sequence (its whole process tree, from /proc).\n"
         )
-        out.append("| system | " + " | ".join(f"c={c}" for c in cs) + " |")
-        out.append("|---|" + "---|" * len(cs))
-        for system in SYSTEMS:
-            row = [pts.get((system, scen, c)) for c in cs]
-            if any(row):
-                out.append(f"| {LABELS[system]} | " + " | ".join(_cell(p) for p in row) + " |")
-        out.append("")
+        rows = {LABELS[system]: [pts.get((system, scen, c)) for c in cs] for system in SYSTEMS}
+        out += by_concurrency(cs, rows, _cell)
     return "\n".join(out)
+
+
+def by_concurrency(
+    cs: list[int],
+    rows: dict[str, list[dict[str, Any] | None]],
+    cell: Callable[[dict[str, Any] | None], str],
+) -> list[str]:
+    """A table's lines: one column per concurrency in `cs`, one row per system label that
+    has any point (`rows`: label -> its point at each concurrency), then a blank line."""
+    out = ["| system | " + " | ".join(f"c={c}" for c in cs) + " |", "|---|" + "---|" * len(cs)]
+    for label, row in rows.items():
+        if any(row):
+            out.append(f"| {label} | " + " | ".join(cell(p) for p in row) + " |")
+    out.append("")
+    return out
 
 
 def details(results: dict[str, Any]) -> str:
@@ -418,7 +429,7 @@ def _bucket(file: str, func: str) -> str:
     if "asyncio/" in file or "selectors" in file:
         return "asyncio event loop itself"
     if file.startswith(("server/", "client/")) or "seqserve" in file:  # before "grpc":
-        return f"seqserve `{file.split('seqserve/')[-1]}`"  # server/grpc/ is seqserve's
+        return f"seqserve `{file.split('seqserve/')[-1]}`"  # even where the path names grpc
     if "grpc" in file:
         return "grpc (Python layer)"
     if "protobuf" in file:

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -153,20 +154,16 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             started = time.perf_counter()
             call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
-            counted = active is not None and active.begin()
             try:
-                if active is not None and not counted:
-                    await _refuse_closing(context)
-                result = inner(request, context)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
+                async with _admitted(active, context):
+                    result = inner(request, context)
+                    if inspect.isawaitable(result):
+                        result = await result
+                    return result
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                if counted and active is not None:
-                    active.end()
                 self._finish(call, context, started, error)
 
         return behavior
@@ -182,21 +179,17 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             call, request = self._begin(request, context, method, streamed_requests)
             error: BaseException | None = None
             first = True
-            counted = active is not None and active.begin()
             try:
-                if active is not None and not counted:
-                    await _refuse_closing(context)
-                async for response in inner(request, context):
-                    if first:
-                        first = False
-                        await context.send_initial_metadata(((HEADER, call.request_id),))
-                    yield response
+                async with _admitted(active, context):
+                    async for response in inner(request, context):
+                        if first:
+                            first = False
+                            await context.send_initial_metadata(((HEADER, call.request_id),))
+                        yield response
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                if counted and active is not None:
-                    active.end()
                 self._finish(call, context, started, error)
 
         return behavior
@@ -271,10 +264,21 @@ class ObserveInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-async def _refuse_closing(context: grpc.aio.ServicerContext) -> None:
-    """A call arriving while the server stops: UNAVAILABLE before any work, so the caller
-    retries it on another replica."""
-    await context.abort(grpc.StatusCode.UNAVAILABLE, ShuttingDown().message)
+@contextlib.asynccontextmanager
+async def _admitted(
+    active: ActiveCalls | None, context: grpc.aio.ServicerContext
+) -> AsyncIterator[None]:
+    """A call counted in `active` while it runs; one arriving while the server stops is
+    refused with UNAVAILABLE before any work, so the caller retries it on another replica."""
+    if active is None:
+        yield
+        return
+    if not active.begin():
+        await context.abort(grpc.StatusCode.UNAVAILABLE, ShuttingDown().message)
+    try:
+        yield
+    finally:
+        active.end()
 
 
 async def _observed(messages: AsyncIterator[Any], call: CallState) -> AsyncIterator[Any]:

@@ -152,10 +152,8 @@ class Inference:
         final: bool,
     ) -> kpb.ModelInferResponse:
         inferred = time.perf_counter_ns()
-        response = _response(request, model)
+        response = _response(request, model, final)
         outputs.write(response, specs, results, typed)
-        if final:
-            response.parameters[FINAL].bool_param = True
         timing.done(inferred)
         return response
 
@@ -184,10 +182,8 @@ class Inference:
             timing.read()
             computed = await self._core.infer_tensors(valid)
             inferred = time.perf_counter_ns()
-            response = _response(request, model)
+            response = _response(request, model, final)
             arrays.write(response, specs, model.info, computed, typed)
-            if final:
-                response.parameters[FINAL].bool_param = True
             timing.done(inferred)
             rows = valid.rows
             return response
@@ -222,7 +218,13 @@ def _symbol(
     return response
 
 
-def _response(request: kpb.ModelInferRequest, model: ModelVersion) -> kpb.ModelInferResponse:
-    return kpb.ModelInferResponse(
+def _response(
+    request: kpb.ModelInferRequest, model: ModelVersion, final: bool = False
+) -> kpb.ModelInferResponse:
+    """The response's header (`final`: marked as the last one of a stream)."""
+    response = kpb.ModelInferResponse(
         model_name=model.name, model_version=str(model.version), id=request.id
     )
+    if final:
+        response.parameters[FINAL].bool_param = True
+    return response
