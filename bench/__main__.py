@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--http-only",
         action="store_true",
-        help="only seqserve's HTTP perf_analyzer points (JSON and binary, c=1 and c=64)",
+        help="only the HTTP perf_analyzer points (JSON and binary, c=1 and c=64) of seqserve, "
+        "or of --systems seqserve,B4",
     )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the report goes")
     parser.add_argument("--report", type=Path, help="only rewrite the report from this JSON")

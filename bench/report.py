@@ -675,8 +675,8 @@ def section(results: dict[str, Any], command: str) -> str:
         "`binary` both ways), beside the gRPC `ModelInfer` point of the same model and "
         "concurrency. Each cell as above; the CPU time per inference is the figure to compare "
         "across columns: it does not depend on who else shares the cores, while throughput and "
-        "latency here do. B3 (MLServer) and B4 (Triton) also serve KServe REST; they are "
-        "measured over gRPC only.",
+        "latency here do. B4 (Triton) is measured the same way over its REST port; B3 "
+        "(MLServer) is measured over gRPC only (its REST port is not run).",
         "",
         costs.http_table(results),
         "### Own-API targets (R1-R6)",

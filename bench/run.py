@@ -536,7 +536,7 @@ class Runner:
             lambda: systems.wait_kserve(oip, target, names, server, 120),
             lambda s: systems.kserve_check(oip, target, s),
             lambda s: systems.kserve_load(oip, target, s),
-            [*names, "reverse_bulk64"],
+            [] if self.cfg.http_only else [*names, "reverse_bulk64"],
             lambda server: self.perf_analyzer(
                 "B4",
                 server,

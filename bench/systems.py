@@ -342,4 +342,6 @@ def pytriton_server(
         str(delay_us),
     ]
     env = {"PYTHONPATH": str(ROOT), "LD_LIBRARY_PATH": libdir}
-    return Server("B4", cmd, logs / "B4-pytriton.log", env), f"127.0.0.1:{grpc_port}"
+    server = Server("B4", cmd, logs / "B4-pytriton.log", env)
+    server.http = f"127.0.0.1:{http_port}"  # Triton's KServe REST
+    return server, f"127.0.0.1:{grpc_port}"
