@@ -87,8 +87,8 @@ soak: $(STAMP)
 # Benchmarks (bench/): `bench` creates the bench's pinned virtualenvs (bench/setup.sh:
 # perf_analyzer, MLServer, PyTriton) and runs every system, writing docs/benchmarks.md and
 # docs/bench.png (~25 min). `bench-quick` (CI) installs perf_analyzer only, runs seqserve and
-# B0 for a few seconds per point and perf_analyzer once against seqserve (it must exit 0),
-# into bench/results/.
+# B0 for a few seconds per point and perf_analyzer against seqserve over gRPC and over HTTP
+# (each must exit 0), into bench/results/.
 BENCH_ARGS ?=
 
 bench: $(STAMP)

@@ -46,8 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pa-window", type=int, default=2000, help="perf_analyzer's window, milliseconds"
     )
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="only the HTTP perf_analyzer points (JSON and binary, c=1 and c=64) of seqserve, "
+        "or of --systems seqserve,B4",
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the report goes")
     parser.add_argument("--report", type=Path, help="only rewrite the report from this JSON")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        help="with --report: first add this partial run's points (e.g. --http-only) to it",
+    )
     return parser
 
 
@@ -69,11 +80,31 @@ def check(results: dict) -> list[str]:
         if p["system"] == "seqserve" and p.get("exit") != 0:
             name = f"perf_analyzer {p['model']} {p['mode']} c={p['concurrency']}"
             problems.append(f"{name}: exit {p.get('exit')}: {p.get('error', '')[-400:]}")
+    measured = results["points"] + results.get("pa", [])
     if "seqserve" in results["config"]["systems"] and not any(
-        p["system"] == "seqserve" for p in results["points"]
+        p["system"] == "seqserve" for p in measured
     ):
         problems.append("seqserve: no point measured")
     return problems
+
+
+def merge(results: dict, partial: dict) -> None:
+    """Add a partial run's points to a full run's results, saying where they come from."""
+    for key in ("points", "pa"):
+        results[key] = results.get(key, []) + partial.get(key, [])
+    http = bool(partial["config"].get("http_only"))
+    systems = ", ".join(partial["config"]["systems"])
+    results.setdefault("reruns", []).append(
+        {
+            "system": systems,
+            "argv": partial.get("argv", []),
+            "what": f"{systems}'s HTTP figures" if http else f"{systems}'s figures",
+            "when": f"later, at commit `{partial['machine']['commit']}`",
+            "why": "merged beside the full run's points with `python -m bench --report "
+            "FULL.json --merge PARTIAL.json`; the two were measured at different times on a "
+            "shared machine",
+        }
+    )
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -85,10 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.report:
         results = json.loads(args.report.read_text())
+        if args.merge:
+            merge(results, json.loads(args.merge.read_text()))
+            args.report.write_text(json.dumps(results, indent=1, default=str))
         report.write(results, args.docs, command=results.get("command", ""))
         return 0
     systems = (
-        args.systems.split(",") if args.systems else (["B0", "seqserve"] if args.quick else ALL)
+        args.systems.split(",")
+        if args.systems
+        else (["seqserve"] if args.http_only else ["B0", "seqserve"] if args.quick else ALL)
     )
     cfg = Config(
         models=args.models,
@@ -104,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         b0_seconds=0.15 if args.quick else 0.5,
         quick=args.quick,
         pa_window_ms=args.pa_window,
+        http_only=args.http_only,
     )
     cfg.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -115,10 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     path = cfg.out / f"{name}.json"
     path.write_text(json.dumps(results, indent=1, default=str))
     log(f"results: {path} ({time.monotonic() - started:.0f} s)")
-    if args.quick:
+    if args.http_only:  # points to merge into a full run's results, then `--report`
+        pass
+    elif args.quick:
         from bench import costs
 
-        (cfg.out / "quick.md").write_text(report.tables(results) + "\n" + costs.pa_tables(results))
+        (cfg.out / "quick.md").write_text(
+            report.tables(results)
+            + "\n"
+            + costs.pa_tables(results)
+            + "\n"
+            + costs.http_table(results)
+        )
     else:
         report.write(results, args.docs, command=results["command"])
         log(f"report: {args.docs / 'benchmarks.md'}, {args.docs / 'bench.png'}")

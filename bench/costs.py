@@ -42,8 +42,8 @@ def _pa_cell(p: dict[str, Any] | None) -> str:
 
 
 def pa_tables(results: dict[str, Any]) -> str:
-    """One table per model and mode: systems by concurrency."""
-    points = results.get("pa", [])
+    """One table per model and gRPC mode: systems by concurrency."""
+    points = [p for p in results.get("pa", []) if p["mode"] in ("unary", "stream")]
     if not points:
         return "perf_analyzer did not run.\n"
     by = _pa(results)
@@ -68,6 +68,31 @@ def pa_tables(results: dict[str, Any]) -> str:
         }
         out += by_concurrency(cs, table, _pa_cell)
     return "\n".join(out)
+
+
+HTTP_MODES = {
+    "unary": "gRPC `ModelInfer`",
+    "http-binary": "HTTP, binary",
+    "http-json": "HTTP, JSON",
+}
+
+
+def http_table(results: dict[str, Any]) -> str:
+    """The HTTP points beside the gRPC ones of the same system, model and concurrency."""
+    http = [p for p in results.get("pa", []) if p["mode"].startswith("http-")]
+    if not http:
+        return "perf_analyzer did not run over HTTP.\n"
+    by = _pa(results)
+    out = [
+        "| system | model | c | " + " | ".join(HTTP_MODES.values()) + " |",
+        "|---|---|---|" + "---|" * len(HTTP_MODES),
+    ]
+    for system, model, c in sorted({(p["system"], p["model"], p["concurrency"]) for p in http}):
+        cells = [_pa_cell(by.get((system, model, mode, 1, c))) for mode in HTTP_MODES]
+        out.append(
+            f"| {PA_SYSTEMS.get(system, system)} | `{model}` | {c} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(out) + "\n"
 
 
 def pa_details(results: dict[str, Any]) -> str:

@@ -4,13 +4,15 @@ bench/setup.sh installs it into bench/.venv-perf: the binary of the tritonclient
 wheel, with the CUDA runtime library it links (no GPU used) from the same venv on
 `LD_LIBRARY_PATH`, and Debian's libb64-0d.
 
-One point is one perf_analyzer run at one concurrency, unary or `--streaming`, in async
-mode, with valid inputs from a JSON file (`--input-data`). Beside perf_analyzer's own
-figures (throughput, latency percentiles and its server-side breakdown, read from its CSV)
-it measures the cost per inference from /proc: the server's CPU time (user + system of its
-whole process group) and perf_analyzer's own (its rusage), over the whole run, divided by
-the inferences the server counted in the same time (the `inference_count` of its
-ModelStatistics). A run that fails is kept, with its exit status and the end of its output.
+One point is one perf_analyzer run at one concurrency, in async mode: gRPC unary or
+`--streaming`, or HTTP (KServe v2 REST, `-i http`) with JSON or binary tensors (Triton's
+binary tensor extension) both ways, with valid inputs from a JSON file (`--input-data`).
+Beside perf_analyzer's own figures (throughput, latency percentiles and its server-side
+breakdown, read from its CSV) it measures the cost per inference from /proc: the server's
+CPU time (user + system of its whole process group) and perf_analyzer's own (its rusage),
+over the whole run, divided by the inferences the server counted in the same time (the
+`inference_count` of its ModelStatistics). A run that fails is kept, with its exit status
+and the end of its output.
 """
 
 from __future__ import annotations
@@ -123,13 +125,16 @@ def run_point(
     data: Path,
     out: Path,
     streaming: bool = False,
+    http: tuple[str, str] | None = None,
     batch: int = 1,
     window_ms: int = 2000,
     trials: int = 4,
 ) -> dict[str, Any]:
-    """One perf_analyzer run; the dict `bench.report` reads."""
+    """One perf_analyzer run; the dict `bench.report` reads. `http`: (the server's REST
+    host:port, "json" or "binary"): the point goes over HTTP, its mode is `http-json` or
+    `http-binary`; the inference count is still read over gRPC from `target`."""
     found = binary()
-    mode = "stream" if streaming else "unary"
+    mode = f"http-{http[1]}" if http else "stream" if streaming else "unary"
     result: dict[str, Any] = {
         "model": model,
         "mode": mode,
@@ -147,9 +152,9 @@ def run_point(
         "-m",
         model,
         "-u",
-        target,
+        http[0] if http else target,
         "-i",
-        "grpc",
+        "http" if http else "grpc",
         "--async",
         "-b",
         str(batch),
@@ -168,6 +173,8 @@ def run_point(
     ]
     if streaming:
         cmd.append("--streaming")
+    if http:
+        cmd += ["--input-tensor-format", http[1], "--output-tensor-format", http[1]]
     before = inference_count(target, model)
     cpu0 = server.cpu_s()
     gen0 = _children_cpu()

@@ -54,6 +54,7 @@ class Server:
         self.log = log
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.http: str | None = None  # host:port of its KServe REST port, when it has one
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)

@@ -627,8 +627,9 @@ def section(results: dict[str, Any], command: str) -> str:
         f"`bench/`) at commit `{machine['commit']}`, "
         f"{results.get('wall_s', 0) / 60:.1f} min in all."
         + "".join(
-            f" {r['system']}'s figures come from `python -m bench {' '.join(r['argv'])}`, run "
-            f"alone right after: {r['why']}."
+            f" {r.get('what', r['system'] + chr(39) + 's figures')} come from "
+            f"`python -m bench {' '.join(r['argv'])}`, run alone "
+            f"{r.get('when', 'right after')}: {r['why']}."
             for r in results.get("reruns", [])
         ),
         "",
@@ -677,6 +678,18 @@ def section(results: dict[str, Any], command: str) -> str:
         costs.pa_tables(results),
         costs.pa_failures(results),
         "",
+        "### HTTP (KServe v2 REST) beside gRPC",
+        "",
+        "perf_analyzer over seqserve's HTTP port (`-i http`, docs/http.md), `ModelInfer`'s REST "
+        "form with the inputs and outputs as JSON (`--input-tensor-format json "
+        "--output-tensor-format json`) or as binary tensors (Triton's binary tensor extension, "
+        "`binary` both ways), beside the gRPC `ModelInfer` point of the same model and "
+        "concurrency. Each cell as above; the CPU time per inference is the figure to compare "
+        "across columns: it does not depend on who else shares the cores, while throughput and "
+        "latency here do. B4 (Triton) is measured the same way over its REST port; B3 "
+        "(MLServer) is measured over gRPC only (its REST port is not run).",
+        "",
+        costs.http_table(results),
         "### Own-API targets (R1-R6)",
         "",
         *target_lines,

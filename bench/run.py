@@ -71,6 +71,8 @@ class Config:
     pa_window_ms: int = 2000  # perf_analyzer's measurement window
     pa_trials: int = 3  # windows per point (three: perf_analyzer averages the last three)
     pa_bulk_concurrency: int = 8  # the 64-row requests' point
+    pa_http_concurrency: tuple[int, ...] = (1, 64)  # the HTTP points (JSON and binary)
+    http_only: bool = False  # only seqserve's HTTP perf_analyzer points
 
 
 def log(msg: str) -> None:
@@ -190,18 +192,26 @@ class Runner:
         restart: Callable[[], None] | None = None,
     ) -> None:
         """perf_analyzer against a KServe server: each model unary and streaming at every
-        concurrency, then 64-row requests (unary); quick: one unary point on reverse."""
+        concurrency, then 64-row requests (unary), then, on a server with a REST port, each
+        model over HTTP with JSON and with binary tensors at `pa_http_concurrency`; quick:
+        one unary point on reverse and one binary HTTP point; `http_only`: the HTTP points."""
         cfg = self.cfg
-        plan: list[tuple[str, bool, int, int]] = []
+        plan: list[tuple[str, str, int, int]] = []
+        http = ["http-json", "http-binary"] if server.http else []
         if cfg.quick:
-            plan.append(("reverse", False, 1, 8))
+            plan.append(("reverse", "unary", 1, 8))
+            plan.extend(("reverse", "http-binary", 1, 8) for _ in http[:1])
         else:
+            if not cfg.http_only:
+                for model in models:
+                    for mode in ("unary", "stream"):
+                        plan.extend((model, mode, 1, c) for c in cfg.concurrency)
+                if bulk:
+                    plan.append(("reverse", "unary", 64, cfg.pa_bulk_concurrency))
             for model in models:
-                for streaming in (False, True):
-                    plan.extend((model, streaming, 1, c) for c in cfg.concurrency)
-            if bulk:
-                plan.append(("reverse", False, 64, cfg.pa_bulk_concurrency))
-        for model, streaming, batch, c in plan:
+                for mode in http:
+                    plan.extend((model, mode, 1, c) for c in cfg.pa_http_concurrency)
+        for model, mode, batch, c in plan:
             data = perfanalyzer.input_data(cfg.out / "pa", model, peer=system.startswith("B"))
             result = perfanalyzer.run_point(
                 target,
@@ -210,7 +220,10 @@ class Runner:
                 c,
                 data=data,
                 out=cfg.out / "pa",
-                streaming=streaming,
+                streaming=mode == "stream",
+                http=(server.http, mode.removeprefix("http-"))
+                if server.http and mode.startswith("http-")
+                else None,
                 batch=batch,
                 window_ms=1000 if cfg.quick else cfg.pa_window_ms,
                 trials=3 if cfg.quick else cfg.pa_trials,
@@ -219,7 +232,7 @@ class Runner:
             self.results["pa"].append(result)
             err = f"  FAILED exit {result.get('exit')}: {result.get('error', '')[-300:]}"
             log(
-                f"  pa {system:8s} {model:9s} {result['mode']:6s} b={batch:<2d} c={c:<4d} "
+                f"  pa {system:8s} {model:9s} {result['mode']:11s} b={batch:<2d} c={c:<4d} "
                 + (
                     err
                     if result.get("error")
@@ -362,7 +375,7 @@ class Runner:
 
     def run_seqserve(self, system: str, flags: list[str], scenarios: list[str]) -> None:
         server, target = systems.seqserve_server(system, self.cfg.models, self.logs, flags)
-        models = sorted({SCENARIOS[s].model for s in scenarios})
+        models = sorted({SCENARIOS[s].model for s in scenarios} or {"reverse", "addition"})
         extra = self.seqserve_extras(target) if system == "seqserve" else None
         self.serve(
             system,
@@ -377,7 +390,7 @@ class Runner:
     def seqserve_extras(self, target: str) -> Callable[[Server], None]:
         def extras(server: Server) -> None:
             self.perf_analyzer("seqserve", server, target, ["reverse", "addition"])
-            if self.cfg.quick:
+            if self.cfg.quick or self.cfg.http_only:
                 return
             self.kserve_points("seqserve-kserve", server, target, KSERVE_SCENARIOS)
             self.soak(server, systems.seqserve_load(target, SCENARIOS["reverse"]))
@@ -523,7 +536,7 @@ class Runner:
             lambda: systems.wait_kserve(oip, target, names, server, 120),
             lambda s: systems.kserve_check(oip, target, s),
             lambda s: systems.kserve_load(oip, target, s),
-            [*names, "reverse_bulk64"],
+            [] if self.cfg.http_only else [*names, "reverse_bulk64"],
             lambda server: self.perf_analyzer(
                 "B4",
                 server,
@@ -582,7 +595,10 @@ class Runner:
             "seqserve": lambda: self.run_seqserve(
                 "seqserve",
                 SEQSERVE_FLAGS,
-                ["reverse", "addition", "recall"] + ([] if self.cfg.quick else ["reverse_bulk64"]),
+                []
+                if self.cfg.http_only
+                else ["reverse", "addition", "recall"]
+                + ([] if self.cfg.quick else ["reverse_bulk64"]),
             ),
             "B1": lambda: self.run_seqserve("B1", B1_FLAGS, ["reverse", "addition", "recall"]),
             "interleaved": self.run_paired,

@@ -145,8 +145,11 @@ def seqserve_server(name: str, models: Path, logs: Path, extra: list[str]) -> tu
     port = free_port()
     exe = str(Path(sys.executable).parent / "seqserve-server")
     cmd = [exe, "--models", str(models), "--port", str(port), "--log-level", "WARNING", *extra]
-    cmd += ["--http-port", "-1"]  # HTTP on a free port: several servers run side by side
-    return Server(name, cmd, logs / f"{name}.log"), f"127.0.0.1:{port}"
+    http_port = free_port()  # several servers run side by side
+    cmd += ["--http-port", str(http_port)]
+    server = Server(name, cmd, logs / f"{name}.log")
+    server.http = f"127.0.0.1:{http_port}"
+    return server, f"127.0.0.1:{port}"
 
 
 def echo_server(logs: Path) -> tuple[Server, str]:
@@ -339,4 +342,6 @@ def pytriton_server(
         str(delay_us),
     ]
     env = {"PYTHONPATH": str(ROOT), "LD_LIBRARY_PATH": libdir}
-    return Server("B4", cmd, logs / "B4-pytriton.log", env), f"127.0.0.1:{grpc_port}"
+    server = Server("B4", cmd, logs / "B4-pytriton.log", env)
+    server.http = f"127.0.0.1:{http_port}"  # Triton's KServe REST
+    return server, f"127.0.0.1:{grpc_port}"
