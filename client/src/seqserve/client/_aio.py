@@ -5,6 +5,7 @@ Request building and conversion live in `_wire`, shared with the blocking client
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, overload
@@ -14,7 +15,7 @@ import grpc.aio
 
 from seqserve.client import _results, _wire
 from seqserve.client._base import BaseClient, failed_health
-from seqserve.client._channel import TLSOption, aio_channel
+from seqserve.client._channel import MAX_CALLS_IN_FLIGHT, TLSOption, aio_channel
 from seqserve.client._client import DEFAULT_TARGET, DEFAULT_TIMEOUT
 from seqserve.client._errors import SessionNotFound, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
@@ -38,6 +39,7 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         wait_for_ready: bool = False,
     ) -> None:
         super().__init__(target, aio_channel(target, tls, wait_for_ready), timeout, token)
+        self._in_flight = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -121,8 +123,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         """As `Client.predict`: one input -> a `Prediction`, a batch -> a list."""
         info = await self._manifest(name, version, timeout)
         prepared = _wire.predict_request(info, name, x, version)
-        with translated():
-            response = await self._stub.Predict(prepared.request, **self._options(timeout))
+        async with self._in_flight:
+            with translated():
+                response = await self._stub.Predict(prepared.request, **self._options(timeout))
         return _wire.shaped(
             _wire.predictions(response, len(prepared.request.inputs)), prepared.batch
         )
@@ -133,13 +136,14 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         """As `Client.stream`, an async iterator: `Symbol`s, then the final result."""
         info = await self._manifest(name, version, timeout)
         prepared = _wire.predict_request(info, name, x, version)
-        call = self._stub.PredictStream(prepared.request, **self._options(timeout))
-        try:
-            with translated():
-                async for message in call:
-                    yield _wire.stream_event(message, prepared)
-        finally:
-            call.cancel()
+        async with self._in_flight:
+            call = self._stub.PredictStream(prepared.request, **self._options(timeout))
+            try:
+                with translated():
+                    async for message in call:
+                        yield _wire.stream_event(message, prepared)
+            finally:
+                call.cancel()
 
     def session(
         self,

@@ -11,6 +11,9 @@
   streams hold server-side state and are never retried.
   With `wait_for_ready=True` those calls also wait (within their deadline) while no
   server accepts connections, which rides out a single server's restart.
+- A client keeps at most `MAX_CALLS_IN_FLIGHT` Predict/PredictStream calls in flight;
+  further ones wait in the client, so its connection stays below the server's
+  per-connection stream limit and no call is refused at the transport.
 - Keepalive pings detect dead connections on long idle streams (sessions); their
   interval stays at the gRPC server's default minimum so servers never reject them.
 - TLS: `tls=True` uses the system roots; a `TLS` (or a CA path) sets the roots, and a
@@ -40,6 +43,12 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 KEEPALIVE_MS = 300_000  # = the default grpc.http2.min_ping_interval_without_data_ms of servers
 KEEPALIVE_TIMEOUT_MS = 20_000
 RETRY_ATTEMPTS = 5
+# Predict/PredictStream calls one client keeps in flight; more wait in the client. Below the
+# server's per-connection stream limit (--max-streams-per-connection, 100 by default): a
+# server refuses a new stream (REFUSED_STREAM) while it still holds as many as that, which
+# includes streams the caller already saw end, so a connection filled to the limit has
+# some of its calls refused.
+MAX_CALLS_IN_FLIGHT = 64
 
 PathOrBytes: TypeAlias = "str | os.PathLike[str] | bytes"
 Metadata: TypeAlias = "tuple[tuple[str, str], ...]"

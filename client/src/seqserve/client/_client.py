@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, overload
@@ -11,7 +12,7 @@ import grpc
 
 from seqserve.client import _results, _wire
 from seqserve.client._base import BaseClient, failed_health
-from seqserve.client._channel import TLSOption, sync_channel
+from seqserve.client._channel import MAX_CALLS_IN_FLIGHT, TLSOption, sync_channel
 from seqserve.client._errors import SessionNotFound, translated
 from seqserve.client._results import Health, Model, Prediction, Snapshot, Step, Symbol
 from seqserve.v1 import seqserve_pb2 as pb
@@ -39,6 +40,7 @@ class Client(BaseClient[grpc.Channel]):
         wait_for_ready: bool = False,
     ) -> None:
         super().__init__(target, sync_channel(target, tls, wait_for_ready), timeout, token)
+        self._in_flight = threading.BoundedSemaphore(MAX_CALLS_IN_FLIGHT)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -135,7 +137,7 @@ class Client(BaseClient[grpc.Channel]):
         (scaled models). It is checked against the model's manifest first.
         """
         prepared = _wire.predict_request(self._manifest(name, version, timeout), name, x, version)
-        with translated():
+        with self._in_flight, translated():
             response = self._stub.Predict(prepared.request, **self._options(timeout))
         return _wire.shaped(
             _wire.predictions(response, len(prepared.request.inputs)), prepared.batch
@@ -157,7 +159,7 @@ class Client(BaseClient[grpc.Channel]):
     def _events(
         self, prepared: _wire.Prepared, timeout: float | None
     ) -> Iterator[Symbol | Prediction | list[Prediction]]:
-        with translated():
+        with self._in_flight, translated():
             call = self._stub.PredictStream(
                 prepared.request, timeout=timeout, metadata=self._metadata
             )
