@@ -91,7 +91,8 @@ def launch(
     log_path = workdir / "server.log"
     command = [python, "-m", "seqserve.server", "--models", str(models)]
     command += ["--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
-    command += ["--http-port-file", str(http_port_file), *flags]
+    # a free HTTP port unless the flags say otherwise (a fixed --port would otherwise take 8000)
+    command += ["--http-port", "-1", "--http-port-file", str(http_port_file), *flags]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)

@@ -94,7 +94,17 @@ def test_bare_host_gets_the_seqserve_port(models_dir: Path) -> None:
         except OSError:
             pytest.skip(f"port {port} is in use here")
     server = subprocess.Popen(
-        [sys.executable, "-m", "seqserve.server", "--models", str(models_dir), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "seqserve.server",
+            "--models",
+            str(models_dir),
+            "--port",
+            str(port),
+            "--http-port",
+            "-1",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -258,6 +258,7 @@ def test_bad_folders_and_manifests_are_versions_not_ready(
 
 def start_fails(models: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     port = [] if "--port" in flags else ["--port", "0"]
+    port += [] if "--http-port" in flags else ["--http-port", "-1"]
     return subprocess.run(
         [sys.executable, "-m", "seqserve.server", "--models", str(models), *port, *flags],
         capture_output=True,

@@ -218,7 +218,7 @@ def test_port_in_use_fails_at_start_with_a_message(models_dir: Path) -> None:
         port = taken.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "seqserve.server", "--models", str(models_dir),
-             "--port", str(port)],
+             "--port", str(port), "--http-port", "-1"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert done.returncode == 1
