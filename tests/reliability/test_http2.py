@@ -22,6 +22,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from seqserve.client import Client
+from seqserve.server.settings import Settings
 
 from .conftest import rss_bytes
 from .h2attack import PREDICT, WATCH, predict_body, rapid_reset, run_in_process, stream_flood
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 TOKEN = "http2-attack-token-0123456789"
 GOOD = [0, 1, 7, 3, 4]  # echo_vanilla answers 7
-STREAM_LIMIT = 100  # --max-streams-per-connection default
+STREAM_LIMIT = Settings.model_fields["max_streams_per_connection"].default
 ATTACK_SECONDS = float(os.environ.get("SEQSERVE_ATTACK_SECONDS", "2"))
 
 

@@ -224,7 +224,7 @@ class Settings(BaseSettings):
         "has no authentication (0.0.0.0 or :: to let a scraper on another host read it)",
     )
     max_streams_per_connection: int = Field(
-        100,
+        256,
         ge=1,
         description="most concurrent calls (HTTP/2 streams) one connection may hold open, "
         "authenticated or not; further streams are refused (REFUSED_STREAM) by the "
